@@ -1,0 +1,1 @@
+//! Benchmarks live in `benches/`; none are written yet (scheduler issue).

@@ -1,0 +1,1 @@
+//! Example programs for `runtime`; each is a binary under `src/bin/`.

@@ -1,0 +1,231 @@
+//! The current_thread flavor: one queue, driven by whichever thread is
+//! inside `block_on`. The same task core as the multi-thread flavor; no
+//! stealing, no worker threads.
+
+use super::park::{Parker, Unparker};
+use super::{context, coop, Config, Handle};
+use crate::blocking::BlockingPool;
+use crate::metrics::WorkerStats;
+use crate::task::list::OwnedTasks;
+use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+type Runnable = Notified<Arc<Shared>>;
+
+pub(crate) struct Shared {
+    queue: Mutex<VecDeque<Runnable>>,
+    pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) config: Config,
+    pub(crate) blocking: BlockingPool,
+    /// The driver's parker, held by the thread in `block_on` while it
+    /// drives; `None` while taken.
+    core: Mutex<Option<Parker>>,
+    /// Wakes whichever thread drives (set when the runtime is built).
+    driver: Unparker,
+    /// `block_on` threads waiting for the driver's parker to come back.
+    waiters: Mutex<Vec<Unparker>>,
+    shutdown: AtomicBool,
+    pub(crate) panicked: AtomicBool,
+    spawned: AtomicU64,
+    pub(crate) stats: WorkerStats,
+}
+
+pub(crate) fn build(config: Config, blocking: BlockingPool) -> Arc<Shared> {
+    let parker = Parker::new();
+    Arc::new(Shared {
+        queue: Mutex::new(VecDeque::new()),
+        owned: OwnedTasks::new(1),
+        config,
+        blocking,
+        driver: parker.unparker(),
+        core: Mutex::new(Some(parker)),
+        waiters: Mutex::new(Vec::new()),
+        shutdown: AtomicBool::new(false),
+        panicked: AtomicBool::new(false),
+        spawned: AtomicU64::new(0),
+        stats: WorkerStats::default(),
+    })
+}
+
+impl Shared {
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = new_task(future, self.clone(), name, location);
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        match self.owned.bind(task) {
+            Ok(()) => self.schedule(notified),
+            Err(task) => {
+                drop(notified);
+                task.shutdown();
+            }
+        }
+        join
+    }
+
+    pub(crate) fn spawned_tasks(&self) -> u64 {
+        self.spawned.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.queue.lock().len()
+    }
+
+    /// Cancels every task and drops every queued one.
+    pub(crate) fn shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        self.owned.close_and_shutdown_all();
+        // Taken out under the lock, dropped outside it: a task's last
+        // reference may go with it, and freeing a task runs user code.
+        let queued = std::mem::take(&mut *self.queue.lock());
+        drop(queued);
+        self.driver.unpark();
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Runnable) {
+        self.queue.lock().push_back(task);
+        self.driver.unpark();
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.owned.remove(task)
+    }
+
+    fn unhandled_panic(&self) {
+        if self.config.unhandled_panic == crate::UnhandledPanic::ShutdownRuntime {
+            self.panicked.store(true, Ordering::Release);
+            self.driver.unpark();
+        }
+    }
+}
+
+/// Wakes the root future of a `block_on`.
+struct RootWake {
+    woken: AtomicBool,
+    unparker: Unparker,
+}
+
+impl Wake for RootWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.unparker.unpark();
+    }
+}
+
+pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    let handle = Handle::CurrentThread(shared.clone());
+    let _enter = context::enter_runtime(&handle);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Some(parker) = shared.core.lock().take() {
+            let core = CoreGuard {
+                shared,
+                parker: Some(parker),
+            };
+            return core.drive(future.as_mut());
+        }
+        // Another thread drives the tasks: poll our own future until it is
+        // done or the driver's parker comes back to us.
+        let parker = Parker::new();
+        shared.waiters.lock().push(parker.unparker());
+        let waker = parker.unparker().into_waker();
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return output;
+        }
+        parker.park();
+    }
+}
+
+/// Holds the driver's parker; gives it back (and wakes a waiting
+/// `block_on`) when dropped, even by a panic.
+struct CoreGuard<'a> {
+    shared: &'a Arc<Shared>,
+    parker: Option<Parker>,
+}
+
+impl CoreGuard<'_> {
+    fn drive<F: Future>(&self, mut future: Pin<&mut F>) -> F::Output {
+        let shared = self.shared;
+        let parker = self.parker.as_ref().expect("the core is held");
+        let root = Arc::new(RootWake {
+            woken: AtomicBool::new(true),
+            unparker: parker.unparker(),
+        });
+        let waker = Waker::from(root.clone());
+        let mut cx = Context::from_waker(&waker);
+        let interval = shared.config.event_interval as usize;
+        let mut busy_since = Instant::now();
+        loop {
+            if root.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+                    return output;
+                }
+            }
+            let mut ran = 0;
+            while ran < interval {
+                self.check_panicked();
+                if shared.is_shutdown() {
+                    break;
+                }
+                let Some(task) = shared.queue.lock().pop_front() else {
+                    break;
+                };
+                shared.stats.polls.fetch_add(1, Ordering::Relaxed);
+                coop::with_budget(|| super::run_task(&shared.config, task, 0));
+                ran += 1;
+            }
+            self.check_panicked();
+            if ran == 0 && !root.woken.load(Ordering::Acquire) {
+                shared.stats.add_busy(busy_since.elapsed());
+                shared.stats.parks.fetch_add(1, Ordering::Relaxed);
+                parker.park();
+                busy_since = Instant::now();
+            }
+        }
+    }
+
+    fn check_panicked(&self) {
+        if self.shared.panicked.load(Ordering::Acquire) {
+            self.shared.shutdown();
+            panic!(
+                "a spawned task panicked and the runtime is configured to shut down on \
+                 unhandled panic (`UnhandledPanic::ShutdownRuntime`)"
+            );
+        }
+    }
+}
+
+impl Drop for CoreGuard<'_> {
+    fn drop(&mut self) {
+        *self.shared.core.lock() = self.parker.take();
+        let waiters = std::mem::take(&mut *self.shared.waiters.lock());
+        for waiter in waiters {
+            waiter.unpark();
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Schedulers: the multi-thread work-stealing flavor and the current_thread
+//! flavor, with what they share — the thread context, the coop budget and
+//! the parking seam.
+
+pub(crate) mod context;
+pub(crate) mod coop;
+pub(crate) mod current_thread;
+pub(crate) mod multi_thread;
+pub(crate) mod park;
+
+use crate::task::{JoinHandle, Notified, TaskId};
+use crate::UnhandledPanic;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) type Callback = Arc<dyn Fn() + Send + Sync>;
+
+/// The settled configuration of one runtime (`Builder` validates it).
+pub(crate) struct Config {
+    pub(crate) worker_threads: usize,
+    pub(crate) thread_name: String,
+    pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) global_queue_interval: u32,
+    pub(crate) event_interval: u32,
+    pub(crate) unhandled_panic: UnhandledPanic,
+    pub(crate) on_thread_start: Option<Callback>,
+    pub(crate) on_thread_stop: Option<Callback>,
+    pub(crate) long_poll_warning: Option<Duration>,
+}
+
+/// A runtime of either flavor.
+#[derive(Clone)]
+pub(crate) enum Handle {
+    CurrentThread(Arc<current_thread::Shared>),
+    MultiThread(Arc<multi_thread::Shared>),
+}
+
+impl Handle {
+    pub(crate) fn spawn<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self {
+            Handle::CurrentThread(shared) => shared.spawn(future, name, location),
+            Handle::MultiThread(shared) => shared.spawn(future, name, location),
+        }
+    }
+
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self {
+            Handle::CurrentThread(shared) => current_thread::block_on(shared, future),
+            Handle::MultiThread(shared) => multi_thread::block_on(shared, future),
+        }
+    }
+
+    pub(crate) fn blocking(&self) -> &crate::blocking::BlockingPool {
+        match self {
+            Handle::CurrentThread(shared) => &shared.blocking,
+            Handle::MultiThread(shared) => &shared.blocking,
+        }
+    }
+
+    pub(crate) fn ptr_eq(&self, other: &Handle) -> bool {
+        match (self, other) {
+            (Handle::CurrentThread(a), Handle::CurrentThread(b)) => Arc::ptr_eq(a, b),
+            (Handle::MultiThread(a), Handle::MultiThread(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Polls `task` once, timing the poll if `long_poll_warning` is set.
+pub(crate) fn run_task<S: 'static>(config: &Config, task: Notified<S>, worker: usize) {
+    let Some(limit) = config.long_poll_warning else {
+        return task.run();
+    };
+    let id = task.id();
+    let meta = task.meta();
+    let (name, location) = (meta.name.clone(), meta.location);
+    let started = Instant::now();
+    task.run();
+    let held = started.elapsed();
+    if held > limit {
+        warn_long_poll(id, name.as_deref(), location, worker, held);
+    }
+}
+
+/// Reports a poll that held a worker longer than `long_poll_warning`.
+fn warn_long_poll(
+    id: TaskId,
+    name: Option<&str>,
+    location: &Location<'_>,
+    worker: usize,
+    held: Duration,
+) {
+    let name = name.map(|n| format!(" \"{n}\"")).unwrap_or_default();
+    eprintln!(
+        "runtime: a poll of task {id}{name} (spawned at {location}) held worker {worker} for {held:?}; \
+         move blocking work to `spawn_blocking`"
+    );
+}

@@ -1,0 +1,297 @@
+//! The multi-thread flavor: one worker per core, each with a local FIFO
+//! deque and a LIFO slot, stealing from one another and from a global
+//! injector (`worker.rs`), sleeping by the idle protocol (`idle.rs`).
+
+mod idle;
+mod worker;
+
+use self::idle::Idle;
+use super::park::{Parker, Unparker};
+use super::Config;
+use crate::blocking::BlockingPool;
+use crate::metrics::WorkerStats;
+use crate::task::list::OwnedTasks;
+use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
+use parking_lot::{Condvar, Mutex};
+use std::future::Future;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) use self::worker::block_on;
+
+type Runnable = Notified<Arc<Shared>>;
+
+/// The state every worker, handle and task of one runtime shares.
+pub(crate) struct Shared {
+    injector: Injector<Runnable>,
+    remotes: Box<[Remote]>,
+    idle: Idle,
+    pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) config: Config,
+    pub(crate) blocking: BlockingPool,
+    /// Set once; workers leave their loop when they see it.
+    shutdown: AtomicBool,
+    /// A task panicked under `UnhandledPanic::ShutdownRuntime`.
+    pub(crate) panicked: AtomicBool,
+    spawned: AtomicU64,
+    /// Workers still running, and a condvar to wait for them to end.
+    running_workers: Mutex<usize>,
+    workers_done: Condvar,
+    /// Threads inside `block_on`, woken when the runtime shuts down.
+    block_on_waiters: Mutex<Vec<Unparker>>,
+}
+
+pub(crate) struct BlockOnRegistration<'a> {
+    shared: &'a Shared,
+    unparker: Unparker,
+}
+
+impl Drop for BlockOnRegistration<'_> {
+    fn drop(&mut self) {
+        let mut waiters = self.shared.block_on_waiters.lock();
+        if let Some(at) = waiters.iter().position(|w| w.same_as(&self.unparker)) {
+            waiters.swap_remove(at);
+        }
+    }
+}
+
+/// What other threads may touch of one worker.
+struct Remote {
+    stealer: Stealer<Runnable>,
+    unparker: Unparker,
+    stats: CachePadded<WorkerStats>,
+}
+
+/// Builds the shared state and the parts each worker thread takes along.
+pub(crate) fn build(config: Config, blocking: BlockingPool) -> (Arc<Shared>, Vec<worker::Launch>) {
+    let n = config.worker_threads;
+    let mut remotes = Vec::with_capacity(n);
+    let mut launches = Vec::with_capacity(n);
+    for index in 0..n {
+        let local = crossbeam_deque::Worker::new_fifo();
+        let parker = Parker::new();
+        remotes.push(Remote {
+            stealer: local.stealer(),
+            unparker: parker.unparker(),
+            stats: CachePadded::new(WorkerStats::default()),
+        });
+        launches.push(worker::Launch {
+            index,
+            local,
+            parker,
+        });
+    }
+    let shared = Arc::new(Shared {
+        injector: Injector::new(),
+        remotes: remotes.into_boxed_slice(),
+        idle: Idle::new(n),
+        owned: OwnedTasks::new(4 * n),
+        config,
+        blocking,
+        shutdown: AtomicBool::new(false),
+        panicked: AtomicBool::new(false),
+        spawned: AtomicU64::new(0),
+        running_workers: Mutex::new(n),
+        workers_done: Condvar::new(),
+        block_on_waiters: Mutex::new(Vec::new()),
+    });
+    (shared, launches)
+}
+
+/// Starts the worker threads.
+pub(crate) fn launch(
+    shared: &Arc<Shared>,
+    launches: Vec<worker::Launch>,
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let mut threads = Vec::with_capacity(launches.len());
+    let shared_ref = shared;
+    for launch in launches {
+        let shared = shared_ref.clone();
+        let mut builder = std::thread::Builder::new().name(shared.config.thread_name.clone());
+        if let Some(size) = shared.config.thread_stack_size {
+            builder = builder.stack_size(size);
+        }
+        let spawned = builder.spawn(move || worker::run(shared, launch));
+        match spawned {
+            Ok(thread) => threads.push(thread),
+            Err(err) => {
+                // Stop the workers already started before reporting.
+                begin_shutdown(&shared_ref);
+                for thread in threads {
+                    let _ = thread.join();
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(threads)
+}
+
+impl Shared {
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = new_task(future, self.clone(), name, location);
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        match self.owned.bind(task) {
+            Ok(()) => self.schedule_task(notified, false),
+            Err(task) => {
+                // Shut down: the task never runs; its handle reports Cancelled.
+                drop(notified);
+                task.shutdown();
+            }
+        }
+        join
+    }
+
+    fn schedule_task(self: &Arc<Self>, task: Runnable, is_yield: bool) {
+        // A worker of this very runtime keeps the task local; anyone else
+        // (another runtime's worker too) goes through the injector.
+        if let Err(task) = worker::schedule_local(self, task, is_yield) {
+            self.injector.push(task);
+            self.notify_parked();
+        }
+    }
+
+    /// Wakes a parked worker if the idle protocol says one is needed.
+    fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].unparker.unpark();
+        }
+    }
+
+    /// Rule 4 of the idle protocol: the last searcher's rescan.
+    fn notify_if_work_pending(&self) {
+        let pending = !self.injector.is_empty()
+            || self.remotes.iter().any(|remote| !remote.stealer.is_empty());
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Registers a `block_on` thread to be woken at shutdown, until the
+    /// returned guard drops.
+    pub(crate) fn register_block_on(&self, unparker: Unparker) -> BlockOnRegistration<'_> {
+        self.block_on_waiters.lock().push(unparker.clone());
+        BlockOnRegistration {
+            shared: self,
+            unparker,
+        }
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    pub(crate) fn spawned_tasks(&self) -> u64 {
+        self.spawned.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn injection_queue_depth(&self) -> usize {
+        self.injector.len()
+    }
+
+    pub(crate) fn worker_stats(&self, index: usize) -> (&WorkerStats, usize) {
+        let remote = &self.remotes[index];
+        (&remote.stats, remote.stealer.len())
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Runnable) {
+        self.schedule_task(task, false);
+    }
+
+    fn yield_now(&self, task: Runnable) {
+        self.schedule_task(task, true);
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.owned.remove(task)
+    }
+
+    fn unhandled_panic(&self) {
+        if self.config.unhandled_panic == crate::UnhandledPanic::ShutdownRuntime {
+            self.panicked.store(true, Ordering::Release);
+            begin_shutdown(self);
+        }
+    }
+}
+
+/// Tells every worker and `block_on` thread to stop; does not wait.
+fn begin_shutdown(shared: &Shared) {
+    if shared.shutdown.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    shared.idle.unpark_all();
+    for remote in shared.remotes.iter() {
+        remote.unparker.unpark();
+    }
+    for waiter in shared.block_on_waiters.lock().iter() {
+        waiter.unpark();
+    }
+}
+
+/// Full shutdown: stops the workers, waits for them (up to `timeout`),
+/// then cancels every task left. Returns `false` on a timeout.
+pub(crate) fn shutdown_and_wait(
+    shared: &Arc<Shared>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    timeout: Option<Duration>,
+) -> bool {
+    begin_shutdown(shared);
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut running = shared.running_workers.lock();
+    while *running > 0 {
+        match deadline {
+            None => shared.workers_done.wait(&mut running),
+            Some(deadline) => {
+                if shared
+                    .workers_done
+                    .wait_until(&mut running, deadline)
+                    .timed_out()
+                {
+                    break;
+                }
+            }
+        }
+    }
+    let all_stopped = *running == 0;
+    drop(running);
+    if all_stopped {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+    // Tasks that wait on a waker sit in no queue: the registry finds them.
+    // A worker that is still stuck in a poll (timeout) sees CANCELLED after it.
+    shared.owned.close_and_shutdown_all();
+    drain_injector(shared);
+    all_stopped
+}
+
+/// Drops every queued `Notified`; their tasks were shut down already.
+fn drain_injector(shared: &Shared) {
+    loop {
+        match shared.injector.steal() {
+            crossbeam_deque::Steal::Success(task) => drop(task),
+            crossbeam_deque::Steal::Retry => continue,
+            crossbeam_deque::Steal::Empty => break,
+        }
+    }
+}

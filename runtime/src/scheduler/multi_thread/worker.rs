@@ -1,0 +1,275 @@
+//! One worker: its loop, its local queue and LIFO slot, stealing, parking.
+//!
+//! The loop, each tick: every `global_queue_interval` ticks the injector
+//! first (so remote spawns are not starved by a busy local queue), otherwise
+//! the LIFO slot, the local queue, a batch from the injector; then steal a
+//! batch from a random victim; then park.
+
+use super::{Runnable, Shared};
+use crate::scheduler::context;
+use crate::scheduler::coop;
+use crate::scheduler::park::Parker;
+use crate::scheduler::Handle;
+use crossbeam_deque::{Steal, Worker};
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// At most this many LIFO-slot polls in a row, so that two tasks pinging
+/// each other cannot starve the rest of the local queue.
+const MAX_LIFO_POLLS: u32 = 3;
+
+/// What a worker thread is started with.
+pub(crate) struct Launch {
+    pub(super) index: usize,
+    pub(super) local: Worker<Runnable>,
+    pub(super) parker: Parker,
+}
+
+/// The worker's own state, reachable from its thread only.
+struct Core {
+    index: usize,
+    shared: Arc<Shared>,
+    local: Worker<Runnable>,
+    lifo: Cell<Option<Runnable>>,
+    parker: Parker,
+    tick: Cell<u32>,
+    is_searching: Cell<bool>,
+    rng: Cell<u64>,
+}
+
+thread_local! {
+    /// The worker running on this thread, if any (for `schedule_local`).
+    static CURRENT: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The worker thread's body.
+pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
+    let handle = Handle::MultiThread(shared.clone());
+    let _enter = context::enter_runtime(&handle);
+    if let Some(start) = &shared.config.on_thread_start {
+        start();
+    }
+    let core = Core {
+        index: launch.index,
+        shared: shared.clone(),
+        local: launch.local,
+        lifo: Cell::new(None),
+        parker: launch.parker,
+        tick: Cell::new(0),
+        is_searching: Cell::new(false),
+        rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (launch.index as u64 + 1)),
+    };
+    CURRENT.with(|c| c.set(&core));
+    core.run();
+    CURRENT.with(|c| c.set(std::ptr::null()));
+    // Queued Notifieds belong to tasks that shutdown cancels; drop them.
+    drop(core.lifo.take());
+    while core.local.pop().is_some() {}
+    if let Some(stop) = &shared.config.on_thread_stop {
+        stop();
+    }
+    let mut running = shared.running_workers.lock();
+    *running -= 1;
+    shared.workers_done.notify_all();
+}
+
+/// Queues `task` on the current worker if this thread is one of `shared`'s
+/// workers; hands it back otherwise.
+pub(super) fn schedule_local(
+    shared: &Arc<Shared>,
+    task: Runnable,
+    is_yield: bool,
+) -> Result<(), Runnable> {
+    CURRENT.with(|current| {
+        let core = current.get();
+        if core.is_null() {
+            return Err(task);
+        }
+        // SAFETY: CURRENT points to the Core on this thread's stack while
+        // `Core::run` is running, and is cleared before that Core is dropped.
+        let core = unsafe { &*core };
+        if !Arc::ptr_eq(&core.shared, shared) {
+            return Err(task);
+        }
+        if is_yield {
+            core.local.push(task);
+        } else if let Some(previous) = core.lifo.replace(Some(task)) {
+            // The slot keeps the newest task; the older one becomes stealable.
+            core.local.push(previous);
+        } else {
+            // Only the slot holds it: this worker runs it next, no peer needed.
+            return Ok(());
+        }
+        core.shared.notify_parked();
+        Ok(())
+    })
+}
+
+impl Core {
+    fn stats(&self) -> &crate::metrics::WorkerStats {
+        &self.shared.remotes[self.index].stats
+    }
+
+    fn run(&self) {
+        let mut busy_since = Instant::now();
+        while !self.shared.is_shutdown() {
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if let Some(task) = self.next_task(tick).or_else(|| self.steal_work()) {
+                self.run_task(task);
+                continue;
+            }
+            self.stats().add_busy(busy_since.elapsed());
+            self.park();
+            busy_since = Instant::now();
+        }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Runnable> {
+        if tick % self.shared.config.global_queue_interval == 0 {
+            if let Some(task) = steal_retrying(|| self.shared.injector.steal()) {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.lifo.take() {
+            return Some(task);
+        }
+        self.local
+            .pop()
+            .or_else(|| steal_retrying(|| self.shared.injector.steal_batch_and_pop(&self.local)))
+    }
+
+    /// Steals a batch from a random victim, then the injector. Only a
+    /// searching worker steals (idle rule 1).
+    fn steal_work(&self) -> Option<Runnable> {
+        if !self.is_searching.get() {
+            if !self.shared.idle.transition_worker_to_searching() {
+                return None;
+            }
+            self.is_searching.set(true);
+        }
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        let start = self.next_random() as usize % n;
+        for offset in 0..n {
+            let victim = (start + offset) % n;
+            if victim == self.index {
+                continue;
+            }
+            if let Some(task) =
+                steal_retrying(|| remotes[victim].stealer.steal_batch_and_pop(&self.local))
+            {
+                let stats = self.stats();
+                stats.steals.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .stolen_tasks
+                    .fetch_add(1 + self.local.len() as u64, Ordering::Relaxed);
+                return Some(task);
+            }
+        }
+        steal_retrying(|| self.shared.injector.steal_batch_and_pop(&self.local))
+    }
+
+    fn run_task(&self, task: Runnable) {
+        if self.is_searching.replace(false) && self.shared.idle.transition_worker_from_searching() {
+            // Idle rule 3: the last searcher found work; more may follow.
+            self.shared.notify_parked();
+        }
+        coop::with_budget(|| {
+            self.poll(task);
+            // Tasks woken into the LIFO slot run now, on the same budget.
+            for _ in 0..MAX_LIFO_POLLS {
+                if !coop::has_budget_remaining() {
+                    break;
+                }
+                let Some(next) = self.lifo.take() else { return };
+                self.stats().lifo_hits.fetch_add(1, Ordering::Relaxed);
+                self.poll(next);
+            }
+            // Cap reached: the slot's task waits its turn in the queue.
+            if let Some(next) = self.lifo.take() {
+                self.local.push(next);
+                self.shared.notify_parked();
+            }
+        });
+    }
+
+    fn poll(&self, task: Runnable) {
+        self.stats().polls.fetch_add(1, Ordering::Relaxed);
+        crate::scheduler::run_task(&self.shared.config, task, self.index);
+    }
+
+    fn park(&self) {
+        let shared = &*self.shared;
+        let was_searching = self.is_searching.replace(false);
+        if shared
+            .idle
+            .transition_worker_to_parked(self.index, was_searching)
+        {
+            // Idle rule 4: the last searcher rescans after leaving the count.
+            shared.notify_if_work_pending();
+        }
+        self.stats().parks.fetch_add(1, Ordering::Relaxed);
+        loop {
+            if shared.is_shutdown() {
+                return;
+            }
+            self.parker.park();
+            if shared.idle.transition_worker_from_parked(self.index) {
+                // Notified: worker_to_notify counted us as searching.
+                self.is_searching.set(true);
+                return;
+            }
+        }
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*: victims need spreading, not cryptography.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// `Steal::Retry` means "lost a race, try again", never "empty".
+fn steal_retrying(mut steal: impl FnMut() -> Steal<Runnable>) -> Option<Runnable> {
+    loop {
+        match steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+/// `block_on` for the multi-thread flavor: the future runs on the calling
+/// thread, which sleeps on its own parker between polls; tasks run on the
+/// workers.
+pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    let handle = Handle::MultiThread(shared.clone());
+    let _enter = context::enter_runtime(&handle);
+    let parker = Parker::new();
+    let _registered = shared.register_block_on(parker.unparker());
+    let waker = parker.unparker().into_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+            return output;
+        }
+        if shared.panicked.load(Ordering::Acquire) {
+            panic!(
+                "a spawned task panicked and the runtime is configured to shut down on \
+                 unhandled panic (`UnhandledPanic::ShutdownRuntime`)"
+            );
+        }
+        parker.park();
+    }
+}

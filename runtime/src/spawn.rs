@@ -1,0 +1,112 @@
+//! `spawn` and the task builder.
+
+use crate::scheduler::context;
+use crate::task::JoinHandle;
+use std::future::Future;
+use std::panic::Location;
+
+/// Spawns `future` on the current runtime and returns a handle to its output.
+///
+/// The task starts running in the background right away; awaiting the
+/// handle is optional (dropping it detaches the task).
+///
+/// # Panics
+/// Outside a runtime (a task, `block_on`, or a thread after
+/// [`Handle::enter`](crate::Handle::enter)). Use [`Handle::spawn`](crate::Handle::spawn) there.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime::Runtime::new()?;
+/// rt.block_on(async {
+///     let handles: Vec<_> = (0..4).map(|i| runtime::spawn(async move { i * 10 })).collect();
+///     let mut total = 0;
+///     for handle in handles {
+///         total += handle.await.unwrap();
+///     }
+///     assert_eq!(total, 60);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_inner(future, None, Location::caller())
+}
+
+#[track_caller]
+fn spawn_inner<F>(
+    future: F,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match context::current() {
+        Some(handle) => handle.spawn(future, name, location),
+        None => panic!(
+            "`runtime::spawn` called outside of a runtime: call it from inside \
+             `Runtime::block_on` or a task, or use `Handle::spawn`"
+        ),
+    }
+}
+
+/// Spawns tasks with options, such as a name shown by diagnostics.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime::Runtime::new()?;
+/// rt.block_on(async {
+///     let handle = runtime::task::Builder::new()
+///         .name("conn-handler")
+///         .spawn(async { "served" });
+///     assert_eq!(handle.await.unwrap(), "served");
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<Box<str>>,
+}
+
+impl Builder {
+    /// A builder with no options set.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task; the name appears in `long_poll_warning` reports.
+    pub fn name(mut self, name: &str) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns the task on the current runtime, as [`spawn`].
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_inner(future, self.name, Location::caller())
+    }
+
+    /// Spawns the task on the runtime of `handle`.
+    #[track_caller]
+    pub fn spawn_on<F>(self, future: F, handle: &crate::Handle) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        handle.inner.spawn(future, self.name, Location::caller())
+    }
+}

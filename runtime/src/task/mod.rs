@@ -1,0 +1,315 @@
+//! Tasks: spawning, joining, cancelling.
+//!
+//! [`spawn`] runs a future on the current runtime and returns a
+//! [`JoinHandle`], which yields the output or a [`JoinError`]. A [`JoinSet`]
+//! owns a group of tasks and cancels them all when dropped.
+//!
+//! ```
+//! use runtime::task::{self, TaskState};
+//!
+//! let rt = runtime::Runtime::new()?;
+//! rt.block_on(async {
+//!     let handle = task::spawn(async { "done" });
+//!     assert_eq!(handle.await.unwrap(), "done");
+//!
+//!     let stuck = task::spawn(std::future::pending::<()>());
+//!     stuck.cancel();
+//!     assert!(stuck.await.unwrap_err().is_cancelled());
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Inside a task (for maintainers)
+//!
+//! A task is one allocation (`core.rs`): a type-independent header (state
+//! word, vtable, id, registry links), then the scheduler handle and the
+//! *stage* (the future, later its output), then the join waker. Queues,
+//! wakers and handles are all one pointer to the header.
+//!
+//! ## The state word (`state.rs`)
+//!
+//! | bit | meaning |
+//! |---|---|
+//! | `RUNNING` | one thread polls (or drops) the future and owns the stage |
+//! | `COMPLETE` | the future is gone; the stage holds the output or nothing |
+//! | `NOTIFIED` | a `Notified` for the task is queued, or the running thread must resubmit it |
+//! | `CANCELLED` | cancellation was requested; the task is never polled again |
+//! | `JOIN_INTEREST` | a `JoinHandle` exists and will take the output |
+//! | `JOIN_WAKER` | the join waker slot is set and belongs to the task |
+//! | `PANICKED`, `ENDED_CANCELLED` | the outcome, meaningful once `COMPLETE` |
+//!
+//! The high bits count references. A new task has three: its `JoinHandle`,
+//! the `Notified` of its first poll, and the runtime's registry (`list.rs`).
+//! Every waker, `CancelHandle` and queued `Notified` holds one more. The
+//! thread that drops the last one frees the cell.
+//!
+//! ## Who owns what
+//!
+//! * **The stage** belongs to the holder of `RUNNING`. After `COMPLETE` it
+//!   belongs to the `JoinHandle` if `JOIN_INTEREST` was set at completion,
+//!   otherwise to the completing thread, which drops the output at once.
+//!   `JOIN_INTEREST` can only be cleared by the handle; if it is cleared
+//!   before `COMPLETE`, the completer drops the output, and if after, the
+//!   handle does (`transition_to_join_handle_dropped` says which).
+//! * **The join waker slot** — the hand-off rules:
+//!   1. While `JOIN_WAKER` is clear, only the `JoinHandle` touches the slot.
+//!      It stores a waker, then sets `JOIN_WAKER` with a CAS that fails if
+//!      `COMPLETE` is set; on failure it takes the waker back and reads the
+//!      output instead.
+//!   2. While `JOIN_WAKER` is set, nobody writes the slot. The handle may
+//!      read it (`will_wake`); to store a different waker it first clears
+//!      `JOIN_WAKER` with a CAS that fails if `COMPLETE` is set, and is then
+//!      back under rule 1.
+//!   3. The completing task reads the slot only if the state it completed
+//!      with shows `JOIN_INTEREST` and `JOIN_WAKER`: it wakes the waker, then
+//!      clears `JOIN_WAKER`. If `JOIN_INTEREST` was gone by then, the handle
+//!      was dropped meanwhile and the task drops the waker itself.
+//!   4. A handle dropped before `COMPLETE` clears `JOIN_WAKER` with
+//!      `JOIN_INTEREST` in one step and drops the waker; one dropped after
+//!      leaves the slot to the task (rule 3) or to deallocation.
+//!
+//! ## Cancellation
+//!
+//! `cancel()` sets `CANCELLED`. If the task was idle and not queued, it also
+//! sets `NOTIFIED` and schedules the task once more, so a worker drops the
+//! future (`transition_to_running` answers `Cancelled`). If it was running,
+//! the worker sees `CANCELLED` in `transition_to_idle` after the poll; a poll
+//! that returned `Ready` completes normally and the output wins. Runtime
+//! shutdown uses `transition_to_shutdown`, which takes `RUNNING` from an idle
+//! task so the shutting-down thread can drop the future itself.
+//!
+//! Panics in `poll`, and in the future's or output's `Drop`, are caught
+//! (`harness.rs`): a worker never unwinds out of a task.
+
+mod cancel;
+pub(crate) mod core;
+mod error;
+mod harness;
+mod id;
+mod join;
+mod join_set;
+pub(crate) mod list;
+pub(crate) mod raw;
+pub(crate) mod state;
+mod waker;
+
+#[cfg(test)]
+mod test;
+
+pub use self::cancel::CancelHandle;
+pub use self::error::JoinError;
+pub use self::id::TaskId;
+pub use self::join::JoinHandle;
+pub use self::join_set::JoinSet;
+pub use crate::blocking::spawn_blocking;
+pub use crate::scheduler::coop::yield_now;
+pub use crate::spawn::{spawn, Builder};
+
+use self::core::Meta;
+use self::raw::RawTask;
+use self::state::{Outcome, Snapshot};
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+
+/// Where a task is in its life, as seen through a [`JoinHandle`] or
+/// [`CancelHandle`].
+///
+/// # Examples
+///
+/// ```
+/// use runtime::TaskState;
+///
+/// let rt = runtime::Runtime::new()?;
+/// rt.block_on(async {
+///     let handle = runtime::spawn(async { 1 });
+///     while !handle.is_finished() {
+///         runtime::task::yield_now().await;
+///     }
+///     assert_eq!(handle.state(), TaskState::Finished);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    /// Waiting to be polled, or waiting for a wake-up between polls.
+    Pending,
+    /// Being polled right now, on some worker.
+    Running,
+    /// Returned its output.
+    Finished,
+    /// Panicked; the `JoinHandle` yields a [`JoinError`] with the payload.
+    Failed,
+    /// Cancelled: its future was (or, after a cancel of an idle task, is
+    /// about to be) dropped without being polled again.
+    Cancelled,
+}
+
+impl TaskState {
+    fn from_snapshot(snapshot: Snapshot) -> TaskState {
+        match snapshot.outcome() {
+            Some(Outcome::Finished) => TaskState::Finished,
+            Some(Outcome::Panicked) => TaskState::Failed,
+            Some(Outcome::Cancelled) => TaskState::Cancelled,
+            // A cancelled task that is not mid-poll will never be polled again.
+            None if snapshot.is_cancel_requested() && !snapshot.is_running() => {
+                TaskState::Cancelled
+            }
+            None if snapshot.is_running() => TaskState::Running,
+            None => TaskState::Pending,
+        }
+    }
+
+    /// `Finished`, `Failed` or `Cancelled`.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            TaskState::Finished | TaskState::Failed | TaskState::Cancelled
+        )
+    }
+}
+
+/// The seam between the task core and a scheduler.
+pub(crate) trait Schedule: Send + Sync + Sized + 'static {
+    /// Queues a task that was woken.
+    fn schedule(&self, task: Notified<Self>);
+
+    /// Queues a task that woke itself during its poll; it should go behind
+    /// the other runnable tasks.
+    fn yield_now(&self, task: Notified<Self>) {
+        self.schedule(task);
+    }
+
+    /// The task completed: take it out of the registry and return the
+    /// registry's reference (`None` if shutdown took it out already).
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
+
+    /// A task of this scheduler panicked.
+    fn unhandled_panic(&self) {}
+}
+
+/// One owned reference to a task, as the registry holds it.
+pub(crate) struct Task<S: 'static> {
+    raw: RawTask,
+    _scheduler: std::marker::PhantomData<S>,
+}
+
+// SAFETY: the cell is shared by design; a `Task` only touches the atomic
+// state and the vtable, and the future and output are `Send`.
+unsafe impl<S> Send for Task<S> {}
+// SAFETY: as above; `&Task` gives no access to the future or output.
+unsafe impl<S> Sync for Task<S> {}
+
+impl<S: 'static> Task<S> {
+    /// # Safety
+    /// The caller gives the new `Task` one reference.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> Task<S> {
+        Task {
+            raw,
+            _scheduler: std::marker::PhantomData,
+        }
+    }
+
+    /// A `Task` that must not be dropped (callers `mem::forget` it): lets
+    /// `Schedule::release` look at a task without owning a reference.
+    pub(crate) fn borrowed(raw: RawTask) -> Task<S> {
+        Task {
+            raw,
+            _scheduler: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.raw
+    }
+
+    pub(crate) fn id(&self) -> TaskId {
+        self.raw.id()
+    }
+
+    /// Cancels the task for runtime shutdown; consumes the reference.
+    pub(crate) fn shutdown(self) {
+        let raw = self.raw;
+        std::mem::forget(self);
+        // SAFETY: the reference this Task owned is handed to shutdown.
+        unsafe { raw.shutdown() }
+    }
+}
+
+impl<S: 'static> Drop for Task<S> {
+    fn drop(&mut self) {
+        // SAFETY: a Task owns one reference.
+        unsafe { self.raw.ref_dec() }
+    }
+}
+
+impl<S: 'static> fmt::Debug for Task<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Task({})", self.id())
+    }
+}
+
+/// A task that is due to be polled: what the queues hold.
+pub(crate) struct Notified<S: 'static>(Task<S>);
+
+impl<S: 'static> Notified<S> {
+    /// # Safety
+    /// The caller gives the `Notified` one reference.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> Notified<S> {
+        // SAFETY: forwarded from the caller.
+        Notified(unsafe { Task::from_raw(raw) })
+    }
+
+    /// Polls the task once.
+    pub(crate) fn run(self) {
+        let raw = self.0.raw;
+        std::mem::forget(self);
+        // SAFETY: this Notified's reference is handed to the poll.
+        unsafe { raw.poll() }
+    }
+
+    pub(crate) fn id(&self) -> TaskId {
+        self.0.id()
+    }
+
+    /// The spawn metadata, for diagnostics.
+    pub(crate) fn meta(&self) -> &Meta {
+        self.0.raw.header().meta()
+    }
+
+    pub(crate) fn into_raw(self) -> RawTask {
+        let raw = self.0.raw;
+        std::mem::forget(self);
+        raw
+    }
+}
+
+impl<S: 'static> fmt::Debug for Notified<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Notified({})", self.id())
+    }
+}
+
+/// Allocates a task. It starts with three references: the registry's
+/// (`Task`), the first poll's (`Notified`) and the `JoinHandle`'s.
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let raw = RawTask::new(future, scheduler, TaskId::next(), Meta { name, location });
+    // SAFETY: the three references of a new task are handed out, one each.
+    unsafe {
+        (
+            Task::from_raw(raw),
+            Notified::from_raw(raw),
+            JoinHandle::new(raw),
+        )
+    }
+}

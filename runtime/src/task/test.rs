@@ -1,0 +1,1 @@
+//! Unit tests of the task core, driven by a small test scheduler.
