@@ -142,7 +142,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _enter = context::enter_runtime(&handle);
     let mut future = std::pin::pin!(future);
     loop {
-        if let Some(parker) = shared.core.lock().take() {
+        // Taken in its own statement: an `if let` would hold the lock for
+        // its whole body, and the guard below takes it again.
+        let core = shared.core.lock().take();
+        if let Some(parker) = core {
             let core = CoreGuard {
                 shared,
                 parker: Some(parker),

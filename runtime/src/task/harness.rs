@@ -91,7 +91,7 @@ where
     fn poll_future(&self, cx: &mut Context<'_>) -> Poll<Outcome> {
         let id = self.header().id;
         let core = self.core();
-        // SAFETY (both closures): this thread holds RUNNING, so it owns the stage.
+        // SAFETY: this thread holds RUNNING, so it owns the stage.
         let polled = catch_unwind(AssertUnwindSafe(|| unsafe { core.poll(cx) }));
         let mut result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
@@ -123,8 +123,9 @@ where
         let core = self.core();
         // A panicking `Drop` must not take the worker down, and the task
         // still ends Cancelled: the user asked for cancellation, and got it.
-        // SAFETY (both): the caller holds RUNNING, so this thread owns the stage.
+        // SAFETY: the caller holds RUNNING, so this thread owns the stage.
         let _ = catch_unwind(AssertUnwindSafe(|| unsafe { core.drop_future_or_output() }));
+        // SAFETY: as above.
         unsafe { core.store_output(Err(JoinError::cancelled(self.header().id))) };
         self.complete(Outcome::Cancelled);
     }
@@ -136,12 +137,12 @@ where
 
         if !snapshot.is_join_interested() {
             // Nobody will read the output: it is ours to drop.
-            // SAFETY: COMPLETE without join interest gives the stage to us.
             let core = self.core();
+            // SAFETY: COMPLETE without join interest gives the stage to us.
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { core.drop_future_or_output() }));
         } else if snapshot.is_join_waker_set() {
-            // SAFETY: JOIN_WAKER is set, so the slot is the task's to read.
             let trailer = self.trailer();
+            // SAFETY: JOIN_WAKER is set, so the slot is the task's to read.
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { trailer.wake_join() }));
             let prev = self.header().state.unset_waker_after_complete();
             if !prev.is_join_interested() {
@@ -254,15 +255,15 @@ where
         let cleanup = self.header().state.transition_to_join_handle_dropped();
         let mut panic = None;
         if cleanup.drop_output {
-            // SAFETY: COMPLETE with join interest: the output is the handle's.
             let core = self.core();
+            // SAFETY: COMPLETE with join interest: the output is the handle's.
             panic =
                 catch_unwind(AssertUnwindSafe(|| unsafe { core.drop_future_or_output() })).err();
         }
         if cleanup.drop_waker {
+            let trailer = self.trailer();
             // SAFETY: the transition cleared JOIN_WAKER before COMPLETE: the
             // slot is the handle's.
-            let trailer = self.trailer();
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { trailer.set_waker(None) }));
         }
         // SAFETY: the handle gives up its reference.

@@ -35,7 +35,7 @@ const REF_MASK: usize = !(REF_ONE - 1);
 /// A new task has three references: its `JoinHandle`, the `Notified` that
 /// schedules its first poll, and its owner (the runtime's task registry).
 /// It starts NOTIFIED (that first `Notified` exists) with a join interest.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 /// How a task ended, recorded in the state word with COMPLETE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

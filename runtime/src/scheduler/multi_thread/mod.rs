@@ -120,7 +120,7 @@ pub(crate) fn launch(
             Ok(thread) => threads.push(thread),
             Err(err) => {
                 // Stop the workers already started before reporting.
-                begin_shutdown(&shared_ref);
+                begin_shutdown(shared_ref);
                 for thread in threads {
                     let _ = thread.join();
                 }
