@@ -88,7 +88,7 @@ impl Shared {
 
     /// Cancels every task and drops every queued one.
     pub(crate) fn shutdown(&self) {
-        self.shutdown.store(true, Ordering::Release);
+        self.shutdown.store(true, Ordering::SeqCst);
         self.owned.close_and_shutdown_all();
         // Taken out under the lock, dropped outside it: a task's last
         // reference may go with it, and freeing a task runs user code.
@@ -98,13 +98,21 @@ impl Shared {
     }
 
     fn is_shutdown(&self) -> bool {
-        self.shutdown.load(Ordering::Acquire)
+        // SeqCst pairs the flag with the queue push in `schedule`.
+        self.shutdown.load(Ordering::SeqCst)
     }
 }
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Runnable) {
         self.queue.lock().push_back(task);
+        if self.is_shutdown() {
+            // As in the multi-thread flavor: a task queued after shutdown's
+            // drain would keep the runtime alive; drain it here.
+            let queued = std::mem::take(&mut *self.queue.lock());
+            drop(queued);
+            return;
+        }
         self.driver.unpark();
     }
 
@@ -149,6 +157,8 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
             let core = CoreGuard {
                 shared,
                 parker: Some(parker),
+                // As for multi_thread: only a shutdown during this call is reported.
+                panicked_before: shared.panicked.load(Ordering::Acquire),
             };
             return core.drive(future.as_mut());
         }
@@ -169,6 +179,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
 struct CoreGuard<'a> {
     shared: &'a Arc<Shared>,
     parker: Option<Parker>,
+    panicked_before: bool,
 }
 
 impl CoreGuard<'_> {
@@ -213,7 +224,7 @@ impl CoreGuard<'_> {
     }
 
     fn check_panicked(&self) {
-        if self.shared.panicked.load(Ordering::Acquire) {
+        if !self.panicked_before && self.shared.panicked.load(Ordering::Acquire) {
             self.shared.shutdown();
             panic!(
                 "a spawned task panicked and the runtime is configured to shut down on \

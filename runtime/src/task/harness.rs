@@ -130,11 +130,25 @@ where
         self.complete(Outcome::Cancelled);
     }
 
-    /// Publishes COMPLETE, hands the output to the JoinHandle (or drops it),
-    /// leaves the registry and drops the running reference.
+    /// Leaves the registry, publishes COMPLETE, hands the output to the
+    /// JoinHandle (or drops it) and drops the running reference.
     fn complete(self, outcome: Outcome) {
-        let snapshot = self.header().state.transition_to_complete(outcome);
+        // Leave the registry first, so that whoever sees COMPLETE also sees
+        // the task gone from the runtime's live count. The registry's
+        // reference comes back unless shutdown already took the task out
+        // (shutdown then used that reference to run us).
+        let task = Task::<S>::borrowed(self.raw());
+        let released = self.core().scheduler.release(&task);
+        std::mem::forget(task);
+        let refs = match released {
+            Some(owner) => {
+                std::mem::forget(owner);
+                2
+            }
+            None => 1,
+        };
 
+        let snapshot = self.header().state.transition_to_complete(outcome);
         if !snapshot.is_join_interested() {
             // Nobody will read the output: it is ours to drop.
             let core = self.core();
@@ -152,21 +166,9 @@ where
             }
         }
 
-        // The registry's reference comes back with the task unless shutdown
-        // already took it out (it then used that reference to run us).
-        let task = Task::<S>::borrowed(self.raw());
-        let released = self.core().scheduler.release(&task);
-        std::mem::forget(task);
         if outcome == Outcome::Panicked {
             self.core().scheduler.unhandled_panic();
         }
-        let refs = match released {
-            Some(owner) => {
-                std::mem::forget(owner);
-                2
-            }
-            None => 1,
-        };
         if self.header().state.ref_dec_many(refs) {
             self.dealloc();
         }

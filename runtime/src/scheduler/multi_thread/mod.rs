@@ -17,7 +17,7 @@ use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -155,11 +155,22 @@ impl Shared {
         join
     }
 
-    fn schedule_task(self: &Arc<Self>, task: Runnable, is_yield: bool) {
+    pub(super) fn schedule_task(self: &Arc<Self>, task: Runnable, is_yield: bool) {
         // A worker of this very runtime keeps the task local; anyone else
         // (another runtime's worker too) goes through the injector.
         if let Err(task) = worker::schedule_local(self, task, is_yield) {
             self.injector.push(task);
+            // Orders the push before the flag check; `close_and_cancel_all`
+            // fences between setting the flag and draining.
+            fence(Ordering::SeqCst);
+            if self.is_shutdown() {
+                // Shutdown may have drained the injector already; a task
+                // left there would keep this runtime alive through its
+                // scheduler handle. The flag is set before the drain, so a
+                // push the drain missed sees it here.
+                drain_injector(self);
+                return;
+            }
             self.notify_parked();
         }
     }
@@ -180,8 +191,17 @@ impl Shared {
         }
     }
 
+    /// Cancels every task and empties the injector. Idempotent.
+    fn close_and_cancel_all(&self) {
+        // Tasks that wait on a waker sit in no queue: the registry finds
+        // them. A worker still stuck in a poll sees CANCELLED after it.
+        self.owned.close_and_shutdown_all();
+        fence(Ordering::SeqCst);
+        drain_injector(self);
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.shutdown.load(Ordering::Acquire)
+        self.shutdown.load(Ordering::SeqCst)
     }
 
     /// Registers a `block_on` thread to be woken at shutdown, until the
@@ -235,7 +255,7 @@ impl Schedule for Arc<Shared> {
 
 /// Tells every worker and `block_on` thread to stop; does not wait.
 fn begin_shutdown(shared: &Shared) {
-    if shared.shutdown.swap(true, Ordering::AcqRel) {
+    if shared.shutdown.swap(true, Ordering::SeqCst) {
         return;
     }
     shared.idle.unpark_all();
@@ -278,10 +298,7 @@ pub(crate) fn shutdown_and_wait(
             let _ = thread.join();
         }
     }
-    // Tasks that wait on a waker sit in no queue: the registry finds them.
-    // A worker that is still stuck in a poll (timeout) sees CANCELLED after it.
-    shared.owned.close_and_shutdown_all();
-    drain_injector(shared);
+    shared.close_and_cancel_all();
     all_stopped
 }
 

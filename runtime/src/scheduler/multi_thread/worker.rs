@@ -72,8 +72,17 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
     if let Some(stop) = &shared.config.on_thread_stop {
         stop();
     }
-    let mut running = shared.running_workers.lock();
-    *running -= 1;
+    let last = {
+        let mut running = shared.running_workers.lock();
+        *running -= 1;
+        *running == 0
+    };
+    if last {
+        // Whatever stopped the workers (runtime drop, or a task panic under
+        // `UnhandledPanic::ShutdownRuntime`), no task may be left waiting
+        // for a worker that will never come.
+        shared.close_and_cancel_all();
+    }
     shared.workers_done.notify_all();
 }
 
@@ -260,11 +269,14 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let waker = parker.unparker().into_waker();
     let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
+    // Only the block_on calls under way when a task panic shuts the runtime
+    // down report it; later calls run on a shut-down runtime like any other.
+    let panicked_before = shared.panicked.load(Ordering::Acquire);
     loop {
         if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
             return output;
         }
-        if shared.panicked.load(Ordering::Acquire) {
+        if !panicked_before && shared.panicked.load(Ordering::Acquire) {
             panic!(
                 "a spawned task panicked and the runtime is configured to shut down on \
                  unhandled panic (`UnhandledPanic::ShutdownRuntime`)"
