@@ -34,9 +34,53 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! ## Entry points
+//!
+//! [`#[runtime::main]`](macro@main) turns `async fn main` into a `main` that
+//! builds a runtime and blocks on the body; [`#[runtime::test]`](macro@test)
+//! does the same for tests, with a runtime per test.
+//!
+//! ```
+//! #[runtime::main]
+//! async fn main() -> Result<(), std::io::Error> {
+//!     let answer = runtime::spawn(async { 40 + 2 }).await.unwrap();
+//!     assert_eq!(answer, 42);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Options choose the flavor and the number of workers:
+//!
+//! ```
+//! #[runtime::main(flavor = "multi_thread", worker_threads = 2)]
+//! async fn main() {
+//!     assert_eq!(runtime::Handle::current().metrics().num_workers(), 2);
+//!     let task = runtime::spawn(async { "hello" });
+//!     assert_eq!(task.await.unwrap(), "hello");
+//! }
+//! ```
+//!
+//! A test gets a `current_thread` runtime of its own unless told otherwise:
+//!
+//! ```no_run
+//! #[runtime::test]
+//! async fn spawns() {
+//!     assert_eq!(runtime::spawn(async { 1 + 1 }).await.unwrap(), 2);
+//! }
+//!
+//! #[runtime::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn on_two_workers() -> Result<(), std::io::Error> {
+//!     assert_eq!(runtime::Handle::current().metrics().num_workers(), 2);
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
 //! ## Where things are
 //!
 //! * [`Runtime`], [`Builder`], [`Handle`]: starting and driving a runtime.
+//! * [`main`](macro@main) and [`test`](macro@test): attribute macros for
+//!   entry points.
 //! * [`task`]: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinSet`],
 //!   cancellation and [`TaskState`].
 //! * [`metrics`]: counters per runtime and per worker.
@@ -58,3 +102,7 @@ pub use crate::task::{
     spawn, spawn_blocking, yield_now, CancelHandle, JoinError, JoinHandle, JoinSet, TaskId,
     TaskState,
 };
+
+// The macros' documentation lives in `runtime-macros` and is shown here.
+#[doc(inline)]
+pub use runtime_macros::{main, test};

@@ -1,0 +1,2 @@
+#[runtime::main(flavor = "multi_threaded")]
+async fn main() {}
