@@ -208,7 +208,7 @@ fn handle_current_outside_a_runtime_panics_clearly() {
 #[test]
 #[should_panic(expected = "`runtime::spawn` called outside of a runtime")]
 fn spawn_outside_a_runtime_panics_clearly() {
-    let _ = runtime::spawn(async {});
+    drop(runtime::spawn(async {}));
 }
 
 #[test]
@@ -232,7 +232,8 @@ fn try_current_says_why_it_failed_and_works_inside() {
 
 #[test]
 fn invalid_settings_are_build_errors() {
-    let cases: [(&str, Box<dyn Fn(&mut Builder) -> &mut Builder>); 5] = [
+    type Configure = Box<dyn Fn(&mut Builder) -> &mut Builder>;
+    let cases: [(&str, Configure); 5] = [
         (
             "worker_threads must be at least 1",
             Box::new(|b| b.worker_threads(0)),

@@ -62,6 +62,14 @@ struct Ready {
     waiter: Option<Waker>,
 }
 
+/// What polling one entry gave.
+enum Polled<T> {
+    Ready(Result<T, JoinError>),
+    Pending,
+    /// Pending, but already woken again: stop polling for now.
+    Yielded,
+}
+
 /// The waker an entry's handle is polled with.
 struct EntryWake {
     index: usize,
@@ -159,8 +167,11 @@ impl<T: Send + 'static> JoinSet<T> {
         let mut cx = Context::from_waker(&waker);
         loop {
             let index = self.shared.ready.lock().indices.pop_front()?;
-            if let Poll::Ready(result) = self.poll_entry(index, &mut cx) {
-                return Some(result);
+            match self.poll_entry(index, &mut cx) {
+                Polled::Ready(result) => return Some(result),
+                Polled::Pending => {}
+                // Out of budget; the entry is queued again for next time.
+                Polled::Yielded => return None,
             }
         }
     }
@@ -182,32 +193,39 @@ impl<T: Send + 'static> JoinSet<T> {
                     }
                 }
             };
-            if let Poll::Ready(result) = self.poll_entry(index, cx) {
-                return Poll::Ready(Some(result));
+            match self.poll_entry(index, cx) {
+                Polled::Ready(result) => return Poll::Ready(Some(result)),
+                Polled::Pending => {}
+                // The caller was woken and comes back with a fresh budget;
+                // looping here would pop the same entry forever.
+                Polled::Yielded => return Poll::Pending,
             }
         }
     }
 
     /// Polls the entry at `index` with its own waker; removes it when done.
-    fn poll_entry(&mut self, index: usize, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    fn poll_entry(&mut self, index: usize, cx: &mut Context<'_>) -> Polled<T> {
         // A stale index (its entry was taken out since it was queued) is skipped.
         let Some(entry) = self.slots.get_mut(index).and_then(Option::as_mut) else {
-            return Poll::Pending;
+            return Polled::Pending;
         };
         entry.wake.queued.store(false, Ordering::Release);
         let mut entry_cx = Context::from_waker(&entry.waker);
-        let polled = Pin::new(&mut entry.handle).poll(&mut entry_cx);
-        if polled.is_pending() && entry.wake.queued.load(Ordering::Acquire) {
-            // Out of coop budget: the handle woke its waker and said Pending.
-            // Make sure the caller comes back too.
-            cx.waker().wake_by_ref();
+        match Pin::new(&mut entry.handle).poll(&mut entry_cx) {
+            Poll::Ready(result) => {
+                self.slots[index] = None;
+                self.free.push(index);
+                self.len -= 1;
+                Polled::Ready(result)
+            }
+            Poll::Pending if entry.wake.queued.load(Ordering::Acquire) => {
+                // Woken during its own poll: the coop budget is spent (or
+                // the task just finished). Make sure the caller comes back.
+                cx.waker().wake_by_ref();
+                Polled::Yielded
+            }
+            Poll::Pending => Polled::Pending,
         }
-        if polled.is_ready() {
-            self.slots[index] = None;
-            self.free.push(index);
-            self.len -= 1;
-        }
-        polled
     }
 
     /// Waits for every task and returns their outputs in completion order.
