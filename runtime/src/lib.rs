@@ -94,6 +94,7 @@ mod runtime;
 pub(crate) mod scheduler;
 mod spawn;
 pub mod task;
+pub(crate) mod time;
 
 pub use crate::runtime::{
     Builder, EnterGuard, Handle, IoDriver, Runtime, TryCurrentError, UnhandledPanic,
