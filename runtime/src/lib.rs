@@ -83,6 +83,7 @@
 //!   entry points.
 //! * [`task`]: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinSet`],
 //!   cancellation and [`TaskState`].
+//! * [`time`]: `sleep`, `timeout`, `interval`, and a clock tests can pause.
 //! * [`metrics`]: counters per runtime and per worker.
 
 #![warn(missing_docs)]
@@ -94,7 +95,7 @@ mod runtime;
 pub(crate) mod scheduler;
 mod spawn;
 pub mod task;
-pub(crate) mod time;
+pub mod time;
 
 pub use crate::runtime::{
     Builder, EnterGuard, Handle, IoDriver, Runtime, TryCurrentError, UnhandledPanic,

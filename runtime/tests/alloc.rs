@@ -56,7 +56,11 @@ fn one_allocation_per_task_and_none_live_at_the_end() {
             handle.await.unwrap();
         }
         let (allocs_after, frees_after) = counts();
-        assert_eq!(allocs_after - allocs_before, TASKS, "one allocation per task");
+        assert_eq!(
+            allocs_after - allocs_before,
+            TASKS,
+            "one allocation per task"
+        );
         assert_eq!(frees_after - frees_before, TASKS, "every task cell freed");
     });
     assert_eq!(polled.load(Ordering::Relaxed), 1000);

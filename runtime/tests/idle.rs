@@ -10,7 +10,12 @@ fn process_cpu_time() -> Duration {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: a valid pointer to a rusage struct owned by this frame.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    assert_eq!(rc, 0, "getrusage failed: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "getrusage failed: {}",
+        std::io::Error::last_os_error()
+    );
     let to_duration = |tv: libc::timeval| {
         Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
     };
@@ -30,14 +35,19 @@ fn an_idle_multi_thread_runtime_uses_almost_no_cpu() {
             runtime::spawn(async {}).await.unwrap();
         }
     });
-    let parked: Vec<_> = (0..10).map(|_| rt.spawn(std::future::pending::<()>())).collect();
+    let parked: Vec<_> = (0..10)
+        .map(|_| rt.spawn(std::future::pending::<()>()))
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
 
     let before = process_cpu_time();
     std::thread::sleep(Duration::from_secs(2));
     let used = process_cpu_time() - before;
     // Under 1% of one core over 2 s.
-    assert!(used < Duration::from_millis(20), "idle runtime used {used:?} of CPU in 2 s");
+    assert!(
+        used < Duration::from_millis(20),
+        "idle runtime used {used:?} of CPU in 2 s"
+    );
     assert!(parked.iter().all(|h| !h.is_finished()));
     let metrics = rt.metrics();
     let parks: u64 = (0..2).map(|i| metrics.worker(i).parks).sum();

@@ -8,6 +8,7 @@ use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
 use crate::task::list::OwnedTasks;
 use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::time::driver::TimeDriver;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -23,6 +24,7 @@ type Runnable = Notified<Arc<Shared>>;
 pub(crate) struct Shared {
     queue: Mutex<VecDeque<Runnable>>,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) time: TimeDriver,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
     /// The driver's parker, held by the thread in `block_on` while it
@@ -43,6 +45,7 @@ pub(crate) fn build(config: Config, blocking: BlockingPool) -> Arc<Shared> {
     Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         owned: OwnedTasks::new(1),
+        time: TimeDriver::new(1, config.start_paused),
         config,
         blocking,
         driver: parker.unparker(),
@@ -94,6 +97,12 @@ impl Shared {
         // reference may go with it, and freeing a task runs user code.
         let queued = std::mem::take(&mut *self.queue.lock());
         drop(queued);
+        self.driver.unpark();
+    }
+
+    /// A timer was registered: the driving thread, if asleep, must
+    /// recompute its timeout.
+    pub(crate) fn wake_driver_from_elsewhere(&self) {
         self.driver.unpark();
     }
 
@@ -214,12 +223,18 @@ impl CoreGuard<'_> {
                 ran += 1;
             }
             self.check_panicked();
-            if ran == 0 && !root.woken.load(Ordering::Acquire) {
-                shared.stats.add_busy(busy_since.elapsed());
-                shared.stats.parks.fetch_add(1, Ordering::Relaxed);
-                parker.park();
-                busy_since = Instant::now();
+            if shared.time.process(0) > 0 || ran > 0 || root.woken.load(Ordering::Acquire) {
+                continue;
             }
+            // Nothing to run. A paused clock jumps to the next timer instead
+            // of sleeping until it.
+            if shared.time.clock().is_paused() && shared.time.advance_paused_to_next() {
+                continue;
+            }
+            shared.stats.add_busy(busy_since.elapsed());
+            shared.stats.parks.fetch_add(1, Ordering::Relaxed);
+            parker.park_timeout(shared.time.park_timeout(0));
+            busy_since = Instant::now();
         }
     }
 

@@ -9,6 +9,7 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
+use std::time::Duration;
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
@@ -48,6 +49,39 @@ impl Parker {
         Unparker {
             inner: self.inner.clone(),
         }
+    }
+
+    /// Blocks until unparked or until `timeout` passes (forever if `None`).
+    pub(crate) fn park_timeout(&self, timeout: Option<Duration>) {
+        match timeout {
+            None => self.park(),
+            Some(timeout) => self.park_for(timeout),
+        }
+    }
+
+    fn park_for(&self, timeout: Duration) {
+        let inner = &*self.inner;
+        if inner
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            || timeout.is_zero()
+        {
+            return;
+        }
+        let mut guard = inner.lock.lock();
+        if inner
+            .state
+            .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            inner.state.store(EMPTY, Ordering::SeqCst);
+            return;
+        }
+        let _ = inner.cvar.wait_for(&mut guard, timeout);
+        // Woken, timed out, or spurious: either way no longer parked, and a
+        // pending unpark is consumed (the caller re-checks its conditions).
+        inner.state.store(EMPTY, Ordering::SeqCst);
     }
 
     /// Blocks until unparked (returns at once if an unpark is pending).

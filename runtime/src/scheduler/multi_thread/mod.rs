@@ -12,6 +12,7 @@ use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
 use crate::task::list::OwnedTasks;
 use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::time::driver::TimeDriver;
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
@@ -21,7 +22,7 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use self::worker::block_on;
+pub(crate) use self::worker::{block_on, current_worker_index};
 
 type Runnable = Notified<Arc<Shared>>;
 
@@ -31,6 +32,7 @@ pub(crate) struct Shared {
     remotes: Box<[Remote]>,
     idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) time: TimeDriver,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
     /// Set once; workers leave their loop when they see it.
@@ -90,6 +92,7 @@ pub(crate) fn build(config: Config, blocking: BlockingPool) -> (Arc<Shared>, Vec
         remotes: remotes.into_boxed_slice(),
         idle: Idle::new(n),
         owned: OwnedTasks::new(4 * n),
+        time: TimeDriver::new(n, false),
         config,
         blocking,
         shutdown: AtomicBool::new(false),
@@ -212,6 +215,10 @@ impl Shared {
             shared: self,
             unparker,
         }
+    }
+
+    pub(crate) fn unpark_worker(&self, index: usize) {
+        self.remotes[index].unparker.unpark();
     }
 
     pub(crate) fn num_workers(&self) -> usize {

@@ -118,6 +118,21 @@ pub(super) fn schedule_local(
     })
 }
 
+/// The index of the worker running on this thread, if it is one of
+/// `shared`'s workers.
+pub(crate) fn current_worker_index(shared: &Arc<Shared>) -> Option<usize> {
+    CURRENT.with(|current| {
+        let core = current.get();
+        if core.is_null() {
+            return None;
+        }
+        // SAFETY: as in `schedule_local`: CURRENT points to this thread's
+        // live Core while it runs.
+        let core = unsafe { &*core };
+        Arc::ptr_eq(&core.shared, shared).then_some(core.index)
+    })
+}
+
 impl Core {
     fn stats(&self) -> &crate::metrics::WorkerStats {
         &self.shared.remotes[self.index].stats
@@ -128,6 +143,9 @@ impl Core {
         while !self.shared.is_shutdown() {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
+            if tick % self.shared.config.event_interval == 0 {
+                self.shared.time.process(self.index);
+            }
             if let Some(task) = self.next_task(tick).or_else(|| self.steal_work()) {
                 self.run_task(task);
                 continue;
@@ -227,10 +245,21 @@ impl Core {
             if shared.is_shutdown() {
                 return;
             }
-            self.parker.park();
+            self.parker
+                .park_timeout(shared.time.park_timeout(self.index));
+            let fired = shared.time.process(self.index);
             if shared.idle.transition_worker_from_parked(self.index) {
                 // Notified: worker_to_notify counted us as searching.
                 self.is_searching.set(true);
+                return;
+            }
+            if fired > 0 {
+                // Our timers woke tasks (queued here): back to work, unless
+                // a notifier took us off the list meanwhile (then we count
+                // as searching).
+                if !shared.idle.unpark_worker_by_id(self.index) {
+                    self.is_searching.set(true);
+                }
                 return;
             }
         }
