@@ -89,6 +89,7 @@
 #![warn(missing_docs)]
 
 mod blocking;
+pub mod io;
 pub(crate) mod loom;
 pub mod metrics;
 mod runtime;
