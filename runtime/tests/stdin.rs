@@ -17,14 +17,11 @@ fn child_main() {
         .build()
         .unwrap();
     rt.block_on(async {
+        // Keeps the one worker busy with timers while stdin is read.
         let ticker = runtime::spawn(async {
-            let mut ticks = 0u64;
             loop {
                 runtime::time::sleep(std::time::Duration::from_millis(1)).await;
-                ticks += 1;
             }
-            #[allow(unreachable_code)]
-            ticks
         });
         let mut lines = BufReader::new(runtime::io::stdin()).lines();
         let mut count = 0;
