@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -36,7 +36,6 @@ pub(crate) struct Shared {
     waiters: Mutex<Vec<Unparker>>,
     shutdown: AtomicBool,
     pub(crate) panicked: AtomicBool,
-    spawned: AtomicU64,
     pub(crate) stats: WorkerStats,
 }
 
@@ -53,7 +52,6 @@ pub(crate) fn build(config: Config, blocking: BlockingPool) -> Arc<Shared> {
         waiters: Mutex::new(Vec::new()),
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
-        spawned: AtomicU64::new(0),
         stats: WorkerStats::default(),
     })
 }
@@ -70,7 +68,6 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (task, notified, join) = new_task(future, self.clone(), name, location);
-        self.spawned.fetch_add(1, Ordering::Relaxed);
         match self.owned.bind(task) {
             Ok(()) => self.schedule(notified),
             Err(task) => {
@@ -82,7 +79,7 @@ impl Shared {
     }
 
     pub(crate) fn spawned_tasks(&self) -> u64 {
-        self.spawned.load(Ordering::Relaxed)
+        self.owned.bound_total()
     }
 
     pub(crate) fn queue_depth(&self) -> usize {

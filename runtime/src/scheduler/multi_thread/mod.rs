@@ -18,7 +18,7 @@ use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,6 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     /// A task panicked under `UnhandledPanic::ShutdownRuntime`.
     pub(crate) panicked: AtomicBool,
-    spawned: AtomicU64,
     /// Workers still running, and a condvar to wait for them to end.
     running_workers: Mutex<usize>,
     workers_done: Condvar,
@@ -97,7 +96,6 @@ pub(crate) fn build(config: Config, blocking: BlockingPool) -> (Arc<Shared>, Vec
         blocking,
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
-        spawned: AtomicU64::new(0),
         running_workers: Mutex::new(n),
         workers_done: Condvar::new(),
         block_on_waiters: Mutex::new(Vec::new()),
@@ -146,7 +144,6 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (task, notified, join) = new_task(future, self.clone(), name, location);
-        self.spawned.fetch_add(1, Ordering::Relaxed);
         match self.owned.bind(task) {
             Ok(()) => self.schedule_task(notified, false),
             Err(task) => {
@@ -226,7 +223,7 @@ impl Shared {
     }
 
     pub(crate) fn spawned_tasks(&self) -> u64 {
-        self.spawned.load(Ordering::Relaxed)
+        self.owned.bound_total()
     }
 
     pub(crate) fn injection_queue_depth(&self) -> usize {
