@@ -158,7 +158,12 @@ impl Core {
 
     fn next_task(&self, tick: u32) -> Option<Runnable> {
         if tick % self.shared.config.global_queue_interval == 0 {
-            if let Some(task) = steal_retrying(|| self.shared.injector.steal()) {
+            // A batch, not one task: a worker whose local queue never runs
+            // dry (tasks that keep yielding) would otherwise take one remote
+            // spawn per interval while the injector grows.
+            if let Some(task) =
+                steal_retrying(|| self.shared.injector.steal_batch_and_pop(&self.local))
+            {
                 return Some(task);
             }
         }
