@@ -20,10 +20,11 @@
 //! cargo run -p examples --bin dataflow -- --deadlock # two tasks that need each other's value
 //! ```
 //!
-//! The first prints `Done some math` and `Done some more math, ended with: 7`
-//! (in either order: the tasks run on the multi-thread runtime, and the
-//! second is woken by the `set` that comes just before the first prints).
-//! The second prints the error to stderr and exits with status 1.
+//! The normal run prints `Done some math` and `Done some more math, ended
+//! with: 7`, in either order: the tasks run on the multi-thread runtime, and
+//! the `set` that wakes `do_some_more_math` comes just before
+//! `do_some_math` prints. With `--deadlock` it prints the error on stderr
+//! and exits with status 1.
 
 use runtime::task::JoinSet;
 use std::collections::{BTreeMap, HashMap};
