@@ -25,9 +25,19 @@ impl Output {
 /// running after [`TIME_LIMIT`] (a hang is a bug these programs exist to
 /// rule out).
 pub fn run(program: &str, args: &[&str]) -> Output {
+    run_with_input(program, args, &[])
+}
+
+/// Like [`run`], writing `input` to the program's stdin: each chunk after
+/// its delay, then closing stdin (the end of input).
+pub fn run_with_input(program: &str, args: &[&str], input: &[(Duration, &str)]) -> Output {
     let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -36,6 +46,22 @@ pub fn run(program: &str, args: &[&str]) -> Output {
     // block on a full pipe while we wait for it.
     let stdout = read_on_thread(child.stdout.take().expect("stdout is piped"));
     let stderr = read_on_thread(child.stderr.take().expect("stderr is piped"));
+    let writer = child.stdin.take().map(|mut stdin| {
+        let chunks: Vec<(Duration, String)> = input
+            .iter()
+            .map(|(delay, text)| (*delay, text.to_string()))
+            .collect();
+        thread::spawn(move || {
+            use std::io::Write;
+            for (delay, text) in chunks {
+                thread::sleep(delay);
+                // The program may have exited early; that is for the test to judge.
+                if stdin.write_all(text.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        })
+    });
 
     let started = Instant::now();
     let status = loop {
@@ -49,6 +75,9 @@ pub fn run(program: &str, args: &[&str]) -> Output {
         }
         thread::sleep(Duration::from_millis(10));
     };
+    if let Some(writer) = writer {
+        writer.join().expect("stdin writer");
+    }
     let stdout = stdout.join().expect("stdout reader");
     let stderr = stderr.join().expect("stderr reader");
     match status {
