@@ -111,5 +111,11 @@
 //! * Ops do not spend the coop budget yet.
 
 mod buf;
+mod op;
+mod ops;
+mod uring;
 
 pub use buf::{BufResult, IoBuf, IoBufMut};
+pub(crate) use op::{Op, OpData};
+pub(crate) use ops::{Nop, Read, Write, CURRENT_POSITION};
+pub(crate) use uring::{Driver, DriverHandle, DriverStats};
