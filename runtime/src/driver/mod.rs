@@ -115,6 +115,9 @@ mod op;
 mod ops;
 mod uring;
 
+#[cfg(test)]
+mod test;
+
 pub use buf::{BufResult, IoBuf, IoBufMut};
 pub(crate) use op::{Op, OpData};
 pub(crate) use ops::{Nop, Read, Write, CURRENT_POSITION};
