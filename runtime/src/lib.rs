@@ -89,6 +89,10 @@
 #![warn(missing_docs)]
 
 mod blocking;
+// Wired into the workers by the integration step (until then its items
+// and its re-exports are unused).
+#[allow(dead_code, unused_imports)]
+mod driver;
 pub mod io;
 pub(crate) mod loom;
 pub mod metrics;
