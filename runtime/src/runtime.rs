@@ -256,13 +256,15 @@ impl Builder {
             on_thread_stop: self.on_thread_stop.clone(),
         });
 
+        let mut rings = self.rings(worker_threads)?;
         let (handle, workers) = match self.flavor {
             Flavor::CurrentThread => {
-                let shared = current_thread::build(config, blocking.clone());
+                let ring = rings.pop().flatten();
+                let shared = current_thread::build(config, blocking.clone(), ring);
                 (scheduler::Handle::CurrentThread(shared), Vec::new())
             }
             Flavor::MultiThread => {
-                let (shared, launches) = multi_thread::build(config, blocking.clone());
+                let (shared, launches) = multi_thread::build(config, blocking.clone(), rings);
                 let workers = multi_thread::launch(&shared, launches)?;
                 (scheduler::Handle::MultiThread(shared), workers)
             }
@@ -274,6 +276,36 @@ impl Builder {
             blocking,
             shut_down: false,
         })
+    }
+}
+
+impl Builder {
+    /// One io_uring ring per worker, as `io_driver` asks. `IoDriver::Auto`
+    /// falls back to no ring at all when io_uring cannot be set up (old
+    /// kernel, `kernel.io_uring_disabled`, a seccomp profile): tasks and
+    /// timers then work and I/O operations fail with `Unsupported`, until
+    /// the epoll driver exists.
+    fn rings(&self, count: usize) -> io::Result<Vec<Option<crate::driver::Driver>>> {
+        if self.io_driver == IoDriver::Epoll {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the epoll I/O driver is not implemented yet; use IoDriver::IoUring or Auto",
+            ));
+        }
+        let mut rings = Vec::with_capacity(count);
+        for _ in 0..count {
+            match crate::driver::Driver::new(self.ring_entries) {
+                Ok((driver, _handle)) => rings.push(Some(driver)),
+                Err(err) if self.io_driver == IoDriver::IoUring => {
+                    return Err(io::Error::new(
+                        err.kind(),
+                        format!("cannot set up an io_uring ring: {err}"),
+                    ));
+                }
+                Err(_) => return Ok((0..count).map(|_| None).collect()),
+            }
+        }
+        Ok(rings)
     }
 }
 

@@ -628,6 +628,11 @@ impl fmt::Debug for Driver {
 }
 
 impl DriverHandle {
+    /// Whether both are handles of the same ring.
+    pub(crate) fn same_as(&self, other: &DriverHandle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Wakes the driver if it is parked, or makes its next `park` return at
     /// once. Cheap when repeated: one eventfd write per wake-up reaped.
     pub(crate) fn unpark(&self) {

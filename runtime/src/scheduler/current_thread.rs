@@ -2,7 +2,7 @@
 //! inside `block_on`. The same task core as the multi-thread flavor; no
 //! stealing, no worker threads.
 
-use super::park::{Parker, Unparker};
+use super::park::{Park, Parker, Unpark, Unparker};
 use super::{context, coop, Config, Handle};
 use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
@@ -27,11 +27,11 @@ pub(crate) struct Shared {
     pub(crate) time: TimeDriver,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
-    /// The driver's parker, held by the thread in `block_on` while it
-    /// drives; `None` while taken.
-    core: Mutex<Option<Parker>>,
+    /// The driver's ring (or parker), held by the thread in `block_on`
+    /// while it drives; `None` while taken.
+    core: Mutex<Option<Park>>,
     /// Wakes whichever thread drives (set when the runtime is built).
-    driver: Unparker,
+    driver: Unpark,
     /// `block_on` threads waiting for the driver's parker to come back.
     waiters: Mutex<Vec<Unparker>>,
     shutdown: AtomicBool,
@@ -39,16 +39,20 @@ pub(crate) struct Shared {
     pub(crate) stats: WorkerStats,
 }
 
-pub(crate) fn build(config: Config, blocking: BlockingPool) -> Arc<Shared> {
-    let parker = Parker::new();
+pub(crate) fn build(
+    config: Config,
+    blocking: BlockingPool,
+    ring: Option<crate::driver::Driver>,
+) -> Arc<Shared> {
+    let park = Park::new(ring);
     Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         owned: OwnedTasks::new(1),
         time: TimeDriver::new(1, config.start_paused),
         config,
         blocking,
-        driver: parker.unparker(),
-        core: Mutex::new(Some(parker)),
+        driver: park.unparker(),
+        core: Mutex::new(Some(park)),
         waiters: Mutex::new(Vec::new()),
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
@@ -94,7 +98,16 @@ impl Shared {
         // reference may go with it, and freeing a task runs user code.
         let queued = std::mem::take(&mut *self.queue.lock());
         drop(queued);
+        // The futures just dropped cancelled their I/O; the kernel must be
+        // done with every buffer before the ring may close.
+        if let Some(park) = self.core.lock().as_ref() {
+            park.shutdown();
+        }
         self.driver.unpark();
+    }
+
+    pub(crate) fn driver_handle(&self) -> Option<crate::driver::DriverHandle> {
+        self.driver.ring().cloned()
     }
 
     /// A timer was registered: the driving thread, if asleep, must
@@ -137,7 +150,7 @@ impl Schedule for Arc<Shared> {
 /// Wakes the root future of a `block_on`.
 struct RootWake {
     woken: AtomicBool,
-    unparker: Unparker,
+    unparker: Unpark,
 }
 
 impl Wake for RootWake {
@@ -159,10 +172,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         // Taken in its own statement: an `if let` would hold the lock for
         // its whole body, and the guard below takes it again.
         let core = shared.core.lock().take();
-        if let Some(parker) = core {
+        if let Some(park) = core {
             let core = CoreGuard {
                 shared,
-                parker: Some(parker),
+                park: Some(park),
                 // As for multi_thread: only a shutdown during this call is reported.
                 panicked_before: shared.panicked.load(Ordering::Acquire),
             };
@@ -180,21 +193,22 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     }
 }
 
-/// Holds the driver's parker; gives it back (and wakes a waiting
+/// Holds the driver's ring; gives it back (and wakes a waiting
 /// `block_on`) when dropped, even by a panic.
 struct CoreGuard<'a> {
     shared: &'a Arc<Shared>,
-    parker: Option<Parker>,
+    park: Option<Park>,
     panicked_before: bool,
 }
 
 impl CoreGuard<'_> {
     fn drive<F: Future>(&self, mut future: Pin<&mut F>) -> F::Output {
         let shared = self.shared;
-        let parker = self.parker.as_ref().expect("the core is held");
+        let park = self.park.as_ref().expect("the core is held");
+        let _ring = park.enter();
         let root = Arc::new(RootWake {
             woken: AtomicBool::new(true),
-            unparker: parker.unparker(),
+            unparker: park.unparker(),
         });
         let waker = Waker::from(root.clone());
         let mut cx = Context::from_waker(&waker);
@@ -220,6 +234,7 @@ impl CoreGuard<'_> {
                 ran += 1;
             }
             self.check_panicked();
+            park.poll();
             if shared.time.process(0) > 0 || ran > 0 || root.woken.load(Ordering::Acquire) {
                 continue;
             }
@@ -230,7 +245,7 @@ impl CoreGuard<'_> {
             }
             shared.stats.add_busy(busy_since.elapsed());
             shared.stats.parks.fetch_add(1, Ordering::Relaxed);
-            parker.park_timeout(shared.time.park_timeout(0));
+            park.park_timeout(shared.time.park_timeout(0));
             busy_since = Instant::now();
         }
     }
@@ -248,7 +263,7 @@ impl CoreGuard<'_> {
 
 impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
-        *self.shared.core.lock() = self.parker.take();
+        *self.shared.core.lock() = self.park.take();
         let waiters = std::mem::take(&mut *self.shared.waiters.lock());
         for waiter in waiters {
             waiter.unpark();

@@ -99,6 +99,14 @@ impl Handle {
         }
     }
 
+    /// A ring to start an operation on from a thread that owns none.
+    pub(crate) fn driver_handle(&self) -> Option<crate::driver::DriverHandle> {
+        match self {
+            Handle::CurrentThread(shared) => shared.driver_handle(),
+            Handle::MultiThread(shared) => shared.driver_handle(),
+        }
+    }
+
     /// Fires every due timer of every shard (after `time::advance`).
     pub(crate) fn fire_timers(&self) {
         let time = self.time();

@@ -6,7 +6,7 @@ mod idle;
 mod worker;
 
 use self::idle::Idle;
-use super::park::{Parker, Unparker};
+use super::park::{Park, Unpark, Unparker};
 use super::Config;
 use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
@@ -63,28 +63,30 @@ impl Drop for BlockOnRegistration<'_> {
 /// What other threads may touch of one worker.
 struct Remote {
     stealer: Stealer<Runnable>,
-    unparker: Unparker,
+    unparker: Unpark,
     stats: CachePadded<WorkerStats>,
 }
 
-/// Builds the shared state and the parts each worker thread takes along.
-pub(crate) fn build(config: Config, blocking: BlockingPool) -> (Arc<Shared>, Vec<worker::Launch>) {
+/// Builds the shared state and the parts each worker thread takes along;
+/// `rings` has one entry per worker (`None`: park on a condvar).
+pub(crate) fn build(
+    config: Config,
+    blocking: BlockingPool,
+    rings: Vec<Option<crate::driver::Driver>>,
+) -> (Arc<Shared>, Vec<worker::Launch>) {
     let n = config.worker_threads;
+    debug_assert_eq!(rings.len(), n);
     let mut remotes = Vec::with_capacity(n);
     let mut launches = Vec::with_capacity(n);
-    for index in 0..n {
+    for (index, ring) in rings.into_iter().enumerate() {
         let local = crossbeam_deque::Worker::new_fifo();
-        let parker = Parker::new();
+        let park = Park::new(ring);
         remotes.push(Remote {
             stealer: local.stealer(),
-            unparker: parker.unparker(),
+            unparker: park.unparker(),
             stats: CachePadded::new(WorkerStats::default()),
         });
-        launches.push(worker::Launch {
-            index,
-            local,
-            parker,
-        });
+        launches.push(worker::Launch { index, local, park });
     }
     let shared = Arc::new(Shared {
         injector: Injector::new(),
@@ -212,6 +214,15 @@ impl Shared {
             shared: self,
             unparker,
         }
+    }
+
+    /// A ring to hand an operation to from a thread that owns none; spread
+    /// over the workers.
+    pub(crate) fn driver_handle(&self) -> Option<crate::driver::DriverHandle> {
+        use std::sync::atomic::AtomicUsize;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let index = NEXT.fetch_add(1, Ordering::Relaxed) % self.remotes.len();
+        self.remotes[index].unparker.ring().cloned()
     }
 
     pub(crate) fn unpark_worker(&self, index: usize) {
