@@ -157,8 +157,8 @@ impl Wake for Unparker {
 
 /// How a runtime thread that may own a ring sleeps.
 pub(crate) enum Park {
-    /// The thread's io_uring ring.
-    Ring(crate::driver::OwnedRing),
+    /// The thread's io_uring ring (boxed: it is large, and built once).
+    Ring(Box<crate::driver::OwnedRing>),
     /// A condvar (a runtime built without a ring).
     Condvar(Parker),
 }
@@ -173,7 +173,7 @@ pub(crate) enum Unpark {
 impl Park {
     pub(crate) fn new(ring: Option<crate::driver::Driver>) -> Park {
         match ring {
-            Some(driver) => Park::Ring(crate::driver::OwnedRing::new(driver)),
+            Some(driver) => Park::Ring(Box::new(crate::driver::OwnedRing::new(driver))),
             None => Park::Condvar(Parker::new()),
         }
     }
