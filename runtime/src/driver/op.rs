@@ -35,8 +35,8 @@
 //! ```text
 //!   Submitted ──poll──▶ Waiting(waker) ──CQE──▶ Completed{res, flags} ──poll──▶ Done
 //!       │                    │                        │
-//!       └──── future dropped ┴──▶ Ignored ──CQE──▶ Done (data dropped by the reaper)
-//!                                                     └─ future dropped: Done (data dropped with the cell)
+//!       └──── future dropped ┴──▶ Ignored ──CQE──▶ Done (output made and dropped by the reaper)
+//!                                                     └─ future dropped: Done (output made and dropped)
 //! ```
 //!
 //! * `Submitted` / `Waiting`: the op is queued for or owned by the kernel.
@@ -46,9 +46,16 @@
 //!   takes it out under the state lock's protection (the transition to
 //!   `Done` happens under the lock, so exactly one side ever takes it).
 //! * `Ignored`: the future was dropped first; `data` still belongs to the
-//!   kernel. The reaper, on the completion, moves to `Done` and drops `data`
-//!   (the buffer is freed *then*, not when the future was dropped).
-//! * `Done`: `data` has been taken or dropped, or is dropped with the cell.
+//!   kernel. The reaper, on the completion, moves to `Done`, runs
+//!   [`OpData::complete`] and drops its output (the buffer is freed *then*,
+//!   not when the future was dropped).
+//! * `Done`: `data` has been taken or dropped.
+//!
+//! Whenever the future does not take the output itself (it was dropped
+//! before the completion, or after it but before polling it), the output is
+//! still made, with `complete`, and dropped: an op whose result is a
+//! resource (the descriptor returned by an accept or an open) releases it
+//! instead of leaking it.
 //!
 //! An op that never reached the kernel (its driver had shut down, or it was
 //! dropped while still in the command queue) is completed by the driver with
@@ -89,7 +96,9 @@ pub(crate) trait OpData: Send + 'static {
 
     /// Turns the kernel's answer into the output: `Ok(res)` for a
     /// non-negative `res`, `Err(from_raw_os_error(-res))` otherwise; `flags`
-    /// are the CQE's flags.
+    /// are the CQE's flags. Also called, and its output dropped, when the
+    /// future is gone: an output that owns a resource must release it on
+    /// drop.
     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
 }
 
@@ -123,8 +132,9 @@ pub(super) struct Header {
 }
 
 struct VTable {
-    /// Drops `data`. Only in state `Ignored` → `Done`, by the reaper.
-    drop_data: unsafe fn(NonNull<Header>),
+    /// Completes `data` and drops the output. Only in state `Ignored` →
+    /// `Done`, by the reaper.
+    drop_data: unsafe fn(NonNull<Header>, i32, u32),
     /// Releases one reference of the `Arc`.
     release: unsafe fn(NonNull<Header>),
 }
@@ -152,16 +162,34 @@ fn vtable<T: OpData>() -> &'static VTable {
     }
 }
 
+/// The kernel's answer as a result: a negative `res` is `-errno`.
+fn result_of(res: i32) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as u32)
+    }
+}
+
+/// Runs `complete` on an op's data that nobody will take, and drops the
+/// output, so that whatever the completion carries (a new descriptor) is
+/// released.
+fn complete_and_drop<T: OpData>(data: Option<T>, res: i32, flags: u32) {
+    if let Some(data) = data {
+        drop(data.complete(result_of(res), flags));
+    }
+}
+
 /// # Safety
 ///
 /// `ptr` points to a live `OpCell<T>` whose state the caller has just moved
 /// from `Ignored` to `Done`, which makes the caller the sole accessor of
 /// `data`.
-unsafe fn drop_data<T: OpData>(ptr: NonNull<Header>) {
+unsafe fn drop_data<T: OpData>(ptr: NonNull<Header>, res: i32, flags: u32) {
     // SAFETY: the caller guarantees the cell is alive and that nobody else
     // accesses `data` (see above).
     let data = unsafe { (*ptr.cast::<OpCell<T>>().as_ref().data.get()).take() };
-    drop(data);
+    complete_and_drop(data, res, flags);
 }
 
 /// # Safety
@@ -246,7 +274,7 @@ impl OpRef {
                 // SAFETY: the cell is alive (we hold a reference) and we just
                 // moved it from `Ignored` to `Done`: the future is gone and
                 // the kernel is finished, so the data is ours alone.
-                unsafe { (header.vtable.drop_data)(self.0) };
+                unsafe { (header.vtable.drop_data)(self.0, res, flags) };
             }
             Lifecycle::Completed { .. } | Lifecycle::Done => {
                 unreachable!("an io_uring operation completed twice")
@@ -347,12 +375,7 @@ impl<T: OpData> Future for Op<T> {
         // is the only party allowed to take it (module docs).
         let data = unsafe { (*cell.data.get()).take() }.expect("a completed op has its data");
         this.cell = None;
-        let result = if res < 0 {
-            Err(io::Error::from_raw_os_error(-res))
-        } else {
-            Ok(res as u32)
-        };
-        Poll::Ready(data.complete(result, flags))
+        Poll::Ready(data.complete(result_of(res), flags))
     }
 }
 
@@ -368,9 +391,17 @@ impl<T: OpData> Drop for Op<T> {
                 // Our reference becomes the cancel reference.
                 self.owner.cancel(OpRef::new(cell));
             }
-            // The data has not been taken: it is dropped with the cell, by
-            // whoever releases the last reference.
-            Lifecycle::Completed { .. } => *state = Lifecycle::Done,
+            // Completed but never polled: the output is ours to make and
+            // drop (it may hold a new descriptor).
+            Lifecycle::Completed { res, flags } => {
+                *state = Lifecycle::Done;
+                drop(state);
+                // SAFETY: we moved the op from `Completed` to `Done` under the
+                // lock, which makes the future the only party allowed to take
+                // `data` (module docs).
+                let data = unsafe { (*cell.data.get()).take() };
+                complete_and_drop(data, res, flags);
+            }
             Lifecycle::Ignored | Lifecycle::Done => {
                 unreachable!("a live `Op` sees its op ignored or done")
             }

@@ -784,3 +784,41 @@ fn custom_op_data() {
     let op: Op<Answer> = driver.submit(Answer);
     assert_eq!(block_on(&mut driver, op).unwrap(), 42);
 }
+
+/// An op whose future is not there to take the output still gets
+/// `complete` run, and its output dropped: an accepted or opened
+/// descriptor is closed rather than leaked.
+#[test]
+fn output_of_an_unclaimed_op_is_made_and_dropped() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    struct Produce(Arc<AtomicUsize>);
+    impl OpData for Produce {
+        type Output = io::Result<Counted>;
+        fn sqe(&mut self) -> io_uring::squeue::Entry {
+            io_uring::opcode::Nop::new().build()
+        }
+        fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<Counted> {
+            result.map(|_| Counted(self.0))
+        }
+    }
+    let (mut driver, _handle) = Driver::new(4).unwrap();
+    let outputs = Arc::new(AtomicUsize::new(0));
+
+    // Completed, then dropped without a poll.
+    let op = driver.submit(Produce(outputs.clone()));
+    park_until(&mut driver, |d| d.in_flight() == 0);
+    drop(op);
+    assert_eq!(outputs.load(Ordering::SeqCst), 1);
+
+    // Dropped first (a nop completes before its cancel can match it, so
+    // the reaper sees a successful completion of an ignored op).
+    let op = driver.submit(Produce(outputs.clone()));
+    drop(op);
+    park_until(&mut driver, |d| d.in_flight() == 0);
+    assert_eq!(outputs.load(Ordering::SeqCst), 2);
+}
