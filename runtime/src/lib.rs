@@ -84,6 +84,8 @@
 //! * [`task`]: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinSet`],
 //!   cancellation and [`TaskState`].
 //! * [`time`]: `sleep`, `timeout`, `interval`, and a clock tests can pause.
+//! * [`net`]: TCP, UDP and Unix sockets over io_uring.
+//! * [`io`]: standard input, readiness of any descriptor.
 //! * [`metrics`]: counters per runtime and per worker.
 
 #![warn(missing_docs)]
@@ -96,6 +98,7 @@ mod driver;
 pub mod io;
 pub(crate) mod loom;
 pub mod metrics;
+pub mod net;
 mod runtime;
 pub(crate) mod scheduler;
 mod spawn;
