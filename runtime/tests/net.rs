@@ -448,6 +448,67 @@ async fn an_accept_dropped_by_timeout_leaves_the_listener_usable() {
     assert_eq!(peer, client.await.unwrap().local_addr().unwrap());
 }
 
+#[runtime::test]
+async fn a_connection_accepted_for_a_dropped_accept_goes_to_the_next_one() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut accept = Box::pin(listener.accept());
+    poll_fn(|cx| {
+        assert!(accept.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+    let client = TcpStream::connect(addr).await.unwrap();
+    // Let the ring reap the accept's completion, then drop its future
+    // without polling it: the connection must not be lost.
+    sleep(Duration::from_millis(20)).await;
+    drop(accept);
+    let (server, peer) = bounded("accept", listener.accept()).await.unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    client.write_all(&b"kept"[..]).await.0.unwrap();
+    assert_eq!(read_exact(&server, 4).await.unwrap(), b"kept");
+}
+
+#[runtime::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_cancelled_all_the_time_lose_no_connection() {
+    const CLIENTS: usize = 50;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let clients = runtime::spawn(async move {
+        let mut streams = Vec::new();
+        for i in 0..CLIENTS {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            stream.write_all(vec![i as u8]).await.0.unwrap();
+            streams.push(stream);
+            sleep(Duration::from_millis(1)).await;
+        }
+        streams
+    });
+    // Accepts with a tiny timeout, as a `select!` loop would drop them.
+    let mut seen = vec![false; CLIENTS];
+    let deadline = Instant::now() + LIMIT;
+    let mut accepted = 0;
+    let mut cancelled = 0;
+    while accepted < CLIENTS {
+        assert!(
+            Instant::now() < deadline,
+            "only {accepted} of {CLIENTS} connections accepted"
+        );
+        match timeout(Duration::from_micros(300), listener.accept()).await {
+            Ok(result) => {
+                let (stream, _) = result.unwrap();
+                let id = read_exact(&stream, 1).await.unwrap()[0] as usize;
+                assert!(!seen[id], "connection {id} accepted twice");
+                seen[id] = true;
+                accepted += 1;
+            }
+            Err(_) => cancelled += 1,
+        }
+    }
+    eprintln!("{CLIENTS} connections accepted, {cancelled} accepts cancelled on the way");
+    bounded("clients", clients).await.unwrap();
+}
+
 /// The thread a future is polled on right now.
 fn thread_id() -> std::thread::ThreadId {
     std::thread::current().id()

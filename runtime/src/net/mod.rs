@@ -60,6 +60,7 @@
 //! }
 //! ```
 
+mod accept;
 pub(crate) mod ops;
 mod slice;
 mod stream;

@@ -8,6 +8,7 @@
 //! The driver keeps the op object alive until the completion is reaped, even
 //! if the future is dropped first, so none of these pointers can dangle.
 
+use super::accept::{Accepted, Backlog};
 use super::sys::SockAddr;
 use crate::driver::{BufResult, IoBuf, IoBufMut, OpData};
 use io_uring::types::Fd;
@@ -15,6 +16,7 @@ use io_uring::{opcode, squeue};
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 /// Clamps a buffer length to what one SQE can carry; a longer buffer is
 /// transferred partially.
@@ -23,24 +25,28 @@ fn sqe_len(len: usize) -> u32 {
 }
 
 /// `accept4(2)` with `SOCK_CLOEXEC`: resolves to the new connection's
-/// descriptor and the peer's address.
+/// descriptor and the peer's address, as an [`Accepted`] that hands the
+/// connection to the listener's [`Backlog`] if nobody takes it (the
+/// accept's future was dropped as the connection arrived).
 #[derive(Debug)]
 pub(crate) struct Accept<F> {
     fd: F,
     addr: Box<SockAddr>,
+    backlog: Arc<Backlog>,
 }
 
 impl<F> Accept<F> {
-    pub(crate) fn new(fd: F) -> Self {
+    pub(crate) fn new(fd: F, backlog: Arc<Backlog>) -> Self {
         Accept {
             fd,
             addr: Box::new(SockAddr::empty()),
+            backlog,
         }
     }
 }
 
 impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
-    type Output = io::Result<(OwnedFd, SockAddr)>;
+    type Output = io::Result<Accepted>;
 
     fn sqe(&mut self) -> squeue::Entry {
         let addr = &mut *self.addr;
@@ -55,7 +61,7 @@ impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
         // SAFETY: a successful accept's result is a new descriptor, created
         // for this op alone; nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok((fd, *self.addr))
+        Ok(Accepted::new(fd, *self.addr, self.backlog))
     }
 }
 

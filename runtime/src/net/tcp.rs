@@ -1,6 +1,7 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
-use super::ops::{Accept, Connect};
+use super::accept::{self, Backlog};
+use super::ops::Connect;
 use super::stream::Stream;
 use super::sys::{self, SockAddr};
 use crate::driver::{self, BufResult, IoBuf, IoBufMut};
@@ -37,6 +38,8 @@ use std::task::{Context, Poll};
 /// ```
 pub struct TcpListener {
     fd: Arc<std::net::TcpListener>,
+    /// Connections accepted for a cancelled `accept` (see `accept.rs`).
+    backlog: Arc<Backlog>,
 }
 
 impl TcpListener {
@@ -82,13 +85,15 @@ impl TcpListener {
         sys::listen(fd.as_fd(), sys::BACKLOG)?;
         Ok(TcpListener {
             fd: Arc::new(std::net::TcpListener::from(fd)),
+            backlog: Arc::default(),
         })
     }
 
     /// Waits for a connection and returns it with the peer's address.
     ///
-    /// Dropping the future cancels the accept; a connection that arrives
-    /// as it is cancelled is closed, not leaked.
+    /// Cancel-safe: dropping the future cancels the accept, and a
+    /// connection the kernel accepted for it as it was cancelled is kept
+    /// for the next `accept` (or one waiting now), not lost.
     ///
     /// # Errors
     ///
@@ -117,7 +122,7 @@ impl TcpListener {
     /// }
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, addr) = driver::submit(Accept::new(self.fd.clone()))?.await?;
+        let (fd, addr) = accept::accept(&self.fd, &self.backlog).await?;
         let stream = TcpStream::from_socket(std::net::TcpStream::from(fd));
         Ok((stream, addr.as_inet()?))
     }
@@ -144,6 +149,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> TcpListener {
         TcpListener {
             fd: Arc::new(listener),
+            backlog: Arc::default(),
         }
     }
 }

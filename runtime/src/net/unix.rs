@@ -1,7 +1,8 @@
 //! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`], the
 //! same shape as TCP's.
 
-use super::ops::{Accept, Connect};
+use super::accept::{self, Backlog};
+use super::ops::Connect;
 use super::stream::Stream;
 use super::sys::{self, SockAddr};
 use crate::driver::{self, BufResult, IoBuf, IoBufMut};
@@ -41,6 +42,8 @@ use std::task::{Context, Poll};
 /// ```
 pub struct UnixListener {
     fd: Arc<std::os::unix::net::UnixListener>,
+    /// Connections accepted for a cancelled `accept` (see `accept.rs`).
+    backlog: Arc<Backlog>,
 }
 
 impl UnixListener {
@@ -72,6 +75,7 @@ impl UnixListener {
         sys::listen(fd.as_fd(), sys::BACKLOG)?;
         Ok(UnixListener {
             fd: Arc::new(std::os::unix::net::UnixListener::from(fd)),
+            backlog: Arc::default(),
         })
     }
 
@@ -79,14 +83,16 @@ impl UnixListener {
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> UnixListener {
         UnixListener {
             fd: Arc::new(listener),
+            backlog: Arc::default(),
         }
     }
 
     /// Waits for a connection and returns it with the peer's address
     /// (usually unnamed: a connecting socket rarely binds a path).
     ///
-    /// Dropping the future cancels the accept; a connection that arrives
-    /// as it is cancelled is closed, not leaked.
+    /// Cancel-safe: dropping the future cancels the accept, and a
+    /// connection the kernel accepted for it as it was cancelled is kept
+    /// for the next `accept` (or one waiting now), not lost.
     ///
     /// # Examples
     ///
@@ -106,7 +112,7 @@ impl UnixListener {
     /// }
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (fd, _addr) = driver::submit(Accept::new(self.fd.clone()))?.await?;
+        let (fd, _addr) = accept::accept(&self.fd, &self.backlog).await?;
         let socket = std::os::unix::net::UnixStream::from(fd);
         let peer = socket.peer_addr()?;
         Ok((UnixStream::from_std(socket), peer))

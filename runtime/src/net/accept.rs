@@ -1,0 +1,172 @@
+//! Accepting without losing connections to cancellation.
+//!
+//! An accept is a request to the kernel; dropping its future cancels it,
+//! but the cancel may arrive after the kernel has already accepted a
+//! connection for it. Closing that connection would drop a client that did
+//! nothing wrong (and `select!`-style code drops accept futures all the
+//! time). So an accepted connection nobody takes goes to the listener's
+//! [`Backlog`], and every `accept` looks there first — also while it waits
+//! in the kernel, so a connection parked by someone else's cancelled accept
+//! is handed to a waiting one at once. The backlog's connections are closed
+//! with the listener.
+
+use super::ops::Accept;
+use super::sys::SockAddr;
+use crate::driver;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+/// Connections accepted for nobody, and the accepts waiting for one.
+#[derive(Default)]
+pub(crate) struct Backlog {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    conns: VecDeque<(OwnedFd, SockAddr)>,
+    /// Accepts in progress, by id, with their latest waker.
+    waiters: Vec<(u64, Waker)>,
+    next_id: u64,
+}
+
+impl Backlog {
+    fn pop(&self) -> Option<(OwnedFd, SockAddr)> {
+        self.inner.lock().conns.pop_front()
+    }
+
+    /// Parks a connection and wakes every waiting accept (one takes it;
+    /// the others find the backlog empty and wait on).
+    fn push(&self, fd: OwnedFd, addr: SockAddr) {
+        let waiters = {
+            let mut inner = self.inner.lock();
+            inner.conns.push_back((fd, addr));
+            inner
+                .waiters
+                .iter()
+                .map(|(_, waker)| waker.clone())
+                .collect::<Vec<_>>()
+        };
+        for waker in waiters {
+            waker.wake();
+        }
+    }
+
+    fn register(&self) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.next_id += 1;
+        inner.next_id
+    }
+
+    /// Takes a parked connection, or records `waker` for accept `id`.
+    fn pop_or_wait(&self, id: u64, waker: &Waker) -> Option<(OwnedFd, SockAddr)> {
+        let mut inner = self.inner.lock();
+        if let Some(conn) = inner.conns.pop_front() {
+            return Some(conn);
+        }
+        match inner.waiters.iter_mut().find(|(other, _)| *other == id) {
+            Some((_, old)) if old.will_wake(waker) => {}
+            Some((_, old)) => *old = waker.clone(),
+            None => inner.waiters.push((id, waker.clone())),
+        }
+        None
+    }
+
+    fn unregister(&self, id: u64) {
+        self.inner.lock().waiters.retain(|(other, _)| *other != id);
+    }
+}
+
+impl fmt::Debug for Backlog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner.lock();
+        f.debug_struct("Backlog")
+            .field("parked", &inner.conns.len())
+            .field("waiting", &inner.waiters.len())
+            .finish()
+    }
+}
+
+/// A connection an accept op produced; if it is dropped without being
+/// taken, the connection goes to the backlog.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    conn: Option<(OwnedFd, SockAddr)>,
+    backlog: Arc<Backlog>,
+}
+
+impl Accepted {
+    pub(crate) fn new(fd: OwnedFd, addr: SockAddr, backlog: Arc<Backlog>) -> Accepted {
+        Accepted {
+            conn: Some((fd, addr)),
+            backlog,
+        }
+    }
+
+    fn take(mut self) -> (OwnedFd, SockAddr) {
+        self.conn.take().expect("taken once")
+    }
+}
+
+impl Drop for Accepted {
+    fn drop(&mut self) {
+        if let Some((fd, addr)) = self.conn.take() {
+            self.backlog.push(fd, addr);
+        }
+    }
+}
+
+/// Removes an accept's waker from the backlog when the accept ends.
+struct Registration<'a> {
+    backlog: &'a Backlog,
+    id: u64,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.backlog.unregister(self.id);
+    }
+}
+
+/// Waits for a connection on the listening socket `fd`: a parked one if
+/// there is one, else the next the kernel accepts (or one parked
+/// meanwhile).
+pub(crate) async fn accept<S>(
+    fd: &Arc<S>,
+    backlog: &Arc<Backlog>,
+) -> io::Result<(OwnedFd, SockAddr)>
+where
+    S: AsRawFd + Send + Sync + 'static,
+{
+    if let Some(conn) = backlog.pop() {
+        return Ok(conn);
+    }
+    let mut op = driver::submit(Accept::new(fd.clone(), backlog.clone()))?;
+    let registration = Registration {
+        backlog,
+        id: backlog.register(),
+    };
+    poll_fn(|cx| {
+        // A parked connection first; our own op is then dropped, and what
+        // it accepts, if anything, is parked in turn.
+        if let Some(conn) = registration
+            .backlog
+            .pop_or_wait(registration.id, cx.waker())
+        {
+            return Poll::Ready(Ok(conn));
+        }
+        match Pin::new(&mut op).poll(cx) {
+            Poll::Ready(Ok(accepted)) => Poll::Ready(Ok(accepted.take())),
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
