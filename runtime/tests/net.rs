@@ -485,7 +485,7 @@ async fn accepts_cancelled_all_the_time_lose_no_connection() {
         streams
     });
     // Accepts with a tiny timeout, as a `select!` loop would drop them.
-    let mut seen = vec![false; CLIENTS];
+    let mut seen = [false; CLIENTS];
     let deadline = Instant::now() + LIMIT;
     let mut accepted = 0;
     let mut cancelled = 0;
