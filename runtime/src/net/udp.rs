@@ -114,6 +114,10 @@ impl UdpSocket {
     /// capacity; the rest of a longer datagram is discarded); resolves to
     /// the byte count and the sender's address, and the buffer.
     ///
+    /// Dropping the future cancels the receive; a datagram that arrives
+    /// just as it is cancelled may be consumed by it and lost (which UDP
+    /// allows anyway).
+    ///
     /// # Examples
     ///
     /// ```
