@@ -424,11 +424,11 @@ impl Driver {
     }
 
     fn try_push(&mut self, sqe: &squeue::Entry) -> bool {
-        // SAFETY: every SQE the driver builds points only into memory that
-        // outlives the request: an op's data, kept alive by the kernel
-        // reference in `user_data` until the completion is reaped; or the
-        // wake buffer, freed only when no read of it is in flight; or nothing
-        // (nop, cancels).
+        // Every SQE the driver builds points only into memory that outlives
+        // the request: an op's data, kept alive by the kernel reference in
+        // `user_data` until the completion is reaped; or the wake buffer,
+        // freed only when no read of it is in flight; or nothing (nop, cancels).
+        // SAFETY: as above, the SQE's pointers stay valid until completion.
         unsafe { self.ring.submission().push(sqe) }.is_ok()
     }
 
