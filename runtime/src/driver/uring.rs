@@ -62,6 +62,9 @@ pub(crate) struct DriverStats {
     /// Operations whose completion was reaped (or that were completed with
     /// `ECANCELED` without reaching the kernel).
     pub(crate) completed: u64,
+    /// Operations that completed with `ECANCELED`: cancelled in the kernel,
+    /// or never submitted because the driver shut down.
+    pub(crate) cancelled: u64,
     /// `AsyncCancel`s sent for ops whose futures were dropped.
     pub(crate) cancels: u64,
     /// Times a full submission queue was flushed to make room.
@@ -392,6 +395,7 @@ impl Driver {
 
     fn complete_unsubmitted(&mut self, op: OpRef) {
         self.stats.completed += 1;
+        self.stats.cancelled += 1;
         op.complete(-libc::ECANCELED, 0);
     }
 
@@ -559,6 +563,9 @@ impl Driver {
                 let op = unsafe { OpRef::from_user_data(user_data) };
                 self.ops_in_flight -= 1;
                 self.stats.completed += 1;
+                if res == -libc::ECANCELED {
+                    self.stats.cancelled += 1;
+                }
                 op.complete(res, flags);
             }
         }
