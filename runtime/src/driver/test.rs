@@ -843,6 +843,7 @@ fn shutdown_cancels_reads_in_flight() {
     let mut late = handle.submit(Nop);
     assert!(matches!(poll_once(&mut late, &waker), Poll::Ready(Err(e)) if is_cancelled(&e)));
     driver.shutdown(); // idempotent
+    park_no_timeout(&mut driver); // does not sleep: nothing could wake it
 }
 
 #[test]

@@ -265,15 +265,18 @@ impl Driver {
     /// `Some(ZERO)`: do not block), or [`DriverHandle::unpark`] is called;
     /// reaps every completion (waking wakers) before returning.
     ///
-    /// Does not block if a completion is already waiting, or if an unpark
-    /// arrived since the last `park` returned (even if `poll` reaped it).
+    /// Does not block if a completion is already waiting, if an unpark
+    /// arrived since the last `park` returned (even if `poll` reaped it), or
+    /// after shutdown.
     /// May return early (a signal, a completion of an internal request).
     pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.refresh_owner();
         self.drain_commands();
         self.drain_backlog();
 
-        let ready = self.wake_pending || self.completions_waiting();
+        // After shutdown no eventfd read is armed: an unpark could not end
+        // the wait, so never sleep.
+        let ready = self.closing || self.wake_pending || self.completions_waiting();
         let timeout = if ready { Some(Duration::ZERO) } else { timeout };
         let entered = self.enter(timeout);
         self.reap()?;
