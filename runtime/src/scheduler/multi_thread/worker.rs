@@ -268,9 +268,11 @@ impl Core {
                 self.is_searching.set(true);
                 return;
             }
-            if fired > 0 {
-                // Our timers woke tasks (queued here): back to work, unless
-                // a notifier took us off the list meanwhile (then we count
+            if fired > 0 || self.has_local_work() {
+                // Our timers, or completions reaped from our ring, woke
+                // tasks (queued here, in the LIFO slot or the local queue,
+                // without notifying anyone): back to work, unless a
+                // notifier took us off the list meanwhile (then we count
                 // as searching).
                 if !shared.idle.unpark_worker_by_id(self.index) {
                     self.is_searching.set(true);
@@ -278,6 +280,14 @@ impl Core {
                 return;
             }
         }
+    }
+
+    /// Whether a task waits in the LIFO slot or the local queue.
+    fn has_local_work(&self) -> bool {
+        let lifo = self.lifo.take();
+        let has_lifo = lifo.is_some();
+        self.lifo.set(lifo);
+        has_lifo || !self.local.is_empty()
     }
 
     fn next_random(&self) -> u64 {
