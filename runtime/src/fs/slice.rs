@@ -74,3 +74,47 @@ unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
         unsafe { self.buf.set_init(self.begin + pos) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Slice;
+    use crate::driver::{IoBuf, IoBufMut};
+
+    #[test]
+    fn a_slice_is_the_range_of_its_buffer() {
+        let mut buf = Vec::with_capacity(16);
+        buf.extend_from_slice(b"abcdef");
+        let base = buf.as_ptr();
+        let slice = Slice::new(buf, 4, 12);
+        assert_eq!(slice.stable_ptr(), base.wrapping_add(4));
+        assert_eq!(slice.bytes_total(), 8);
+        // "ef" is initialized.
+        assert_eq!(slice.bytes_init(), 2);
+        assert_eq!(slice.into_inner(), b"abcdef");
+
+        // Ending before the initialized part ends.
+        let slice = Slice::new(b"abcdef".to_vec().into_boxed_slice(), 1, 3);
+        assert_eq!(slice.bytes_init(), 2);
+        assert_eq!(slice.bytes_total(), 2);
+    }
+
+    #[test]
+    fn set_init_marks_the_buffer_up_to_the_slice() {
+        let mut buf = Vec::with_capacity(10);
+        buf.extend_from_slice(b"abc");
+        let mut slice = Slice::new(buf, 3, 10);
+        let ptr = slice.stable_mut_ptr();
+        // SAFETY: the slice owns 7 writable bytes at `ptr`; we write 4.
+        unsafe { ptr.copy_from_nonoverlapping(b"defg".as_ptr(), 4) };
+        // SAFETY: the slice's first 4 bytes were just written.
+        unsafe { slice.set_init(4) };
+        assert_eq!(slice.bytes_init(), 4);
+        assert_eq!(slice.into_inner(), b"abcdefg");
+    }
+
+    #[test]
+    #[should_panic(expected = "out of a buffer")]
+    fn a_slice_may_not_start_past_the_initialized_bytes() {
+        let _ = Slice::new(Vec::<u8>::with_capacity(8), 2, 8);
+    }
+}
