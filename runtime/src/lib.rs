@@ -84,6 +84,8 @@
 //! * [`task`]: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinSet`],
 //!   cancellation and [`TaskState`].
 //! * [`time`]: `sleep`, `timeout`, `interval`, and a clock tests can pause.
+//! * [`fs`]: files over io_uring: `File`, `OpenOptions`, `read`, `write`.
+//! * [`io`]: buffer traits for owned-buffer I/O, standard input.
 //! * [`metrics`]: counters per runtime and per worker.
 
 #![warn(missing_docs)]
@@ -93,6 +95,7 @@ mod blocking;
 // and its re-exports are unused).
 #[allow(dead_code, unused_imports)]
 mod driver;
+pub mod fs;
 pub mod io;
 pub(crate) mod loom;
 pub mod metrics;

@@ -120,7 +120,7 @@ mod uring;
 mod test;
 
 pub use buf::{BufResult, IoBuf, IoBufMut};
-pub(crate) use context::{set_current, submit, OwnedRing};
+pub(crate) use context::{set_current, submit, try_submit, OwnedRing};
 pub(crate) use op::{Op, OpData};
 pub(crate) use ops::{Nop, Read, Write, CURRENT_POSITION};
 pub(crate) use uring::{Driver, DriverHandle, DriverStats};

@@ -35,8 +35,8 @@
 //! ```text
 //!   Submitted ──poll──▶ Waiting(waker) ──CQE──▶ Completed{res, flags} ──poll──▶ Done
 //!       │                    │                        │
-//!       └──── future dropped ┴──▶ Ignored ──CQE──▶ Done (data dropped by the reaper)
-//!                                                     └─ future dropped: Done (data dropped with the cell)
+//!       └──── future dropped ┴──▶ Ignored ──CQE──▶ Done (data completed and dropped by the reaper)
+//!                                                     └─ future dropped: Done (data completed and dropped by the future)
 //! ```
 //!
 //! * `Submitted` / `Waiting`: the op is queued for or owned by the kernel.
@@ -46,9 +46,16 @@
 //!   takes it out under the state lock's protection (the transition to
 //!   `Done` happens under the lock, so exactly one side ever takes it).
 //! * `Ignored`: the future was dropped first; `data` still belongs to the
-//!   kernel. The reaper, on the completion, moves to `Done` and drops `data`
-//!   (the buffer is freed *then*, not when the future was dropped).
-//! * `Done`: `data` has been taken or dropped, or is dropped with the cell.
+//!   kernel. The reaper, on the completion, moves to `Done`, hands the
+//!   result to `data` ([`OpData::complete`]) and drops the output (the
+//!   buffer is freed *then*, not when the future was dropped).
+//! * `Done`: `data` has been taken, or completed and dropped.
+//!
+//! So `complete` runs exactly once for every op the kernel (or the driver,
+//! with `-ECANCELED`) has answered, whether or not anybody still waits for
+//! it: an op that acquires a resource (the fd of an open or an accept) gives
+//! it an owner there, and it is released instead of leaked when the future
+//! is gone.
 //!
 //! An op that never reached the kernel (its driver had shut down, or it was
 //! dropped while still in the command queue) is completed by the driver with
@@ -90,6 +97,11 @@ pub(crate) trait OpData: Send + 'static {
     /// Turns the kernel's answer into the output: `Ok(res)` for a
     /// non-negative `res`, `Err(from_raw_os_error(-res))` otherwise; `flags`
     /// are the CQE's flags.
+    ///
+    /// Called exactly once for every op that was answered, also when its
+    /// future was dropped first (the output is then dropped at once, on the
+    /// thread that reaped or dropped the op): a resource the kernel created
+    /// for the op (a new fd) must be given an owner here.
     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
 }
 
@@ -123,8 +135,9 @@ pub(super) struct Header {
 }
 
 struct VTable {
-    /// Drops `data`. Only in state `Ignored` → `Done`, by the reaper.
-    drop_data: unsafe fn(NonNull<Header>),
+    /// Completes `data` with the CQE's `res` and `flags` and drops the
+    /// output. Only in state `Ignored` → `Done`, by the reaper.
+    complete_ignored: unsafe fn(NonNull<Header>, i32, u32),
     /// Releases one reference of the `Arc`.
     release: unsafe fn(NonNull<Header>),
 }
@@ -147,8 +160,24 @@ unsafe impl<T: Send> Sync for OpCell<T> {}
 
 fn vtable<T: OpData>() -> &'static VTable {
     &VTable {
-        drop_data: drop_data::<T>,
+        complete_ignored: complete_ignored::<T>,
         release: release::<T>,
+    }
+}
+
+/// A CQE's `res` as a result: `-errno` on failure.
+fn cqe_result(res: i32) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as u32)
+    }
+}
+
+/// Completes `data` whose future is gone, and drops the output.
+fn complete_and_drop<T: OpData>(data: Option<T>, res: i32, flags: u32) {
+    if let Some(data) = data {
+        drop(data.complete(cqe_result(res), flags));
     }
 }
 
@@ -157,11 +186,11 @@ fn vtable<T: OpData>() -> &'static VTable {
 /// `ptr` points to a live `OpCell<T>` whose state the caller has just moved
 /// from `Ignored` to `Done`, which makes the caller the sole accessor of
 /// `data`.
-unsafe fn drop_data<T: OpData>(ptr: NonNull<Header>) {
+unsafe fn complete_ignored<T: OpData>(ptr: NonNull<Header>, res: i32, flags: u32) {
     // SAFETY: the caller guarantees the cell is alive and that nobody else
     // accesses `data` (see above).
     let data = unsafe { (*ptr.cast::<OpCell<T>>().as_ref().data.get()).take() };
-    drop(data);
+    complete_and_drop(data, res, flags);
 }
 
 /// # Safety
@@ -246,7 +275,7 @@ impl OpRef {
                 // SAFETY: the cell is alive (we hold a reference) and we just
                 // moved it from `Ignored` to `Done`: the future is gone and
                 // the kernel is finished, so the data is ours alone.
-                unsafe { (header.vtable.drop_data)(self.0) };
+                unsafe { (header.vtable.complete_ignored)(self.0, res, flags) };
             }
             Lifecycle::Completed { .. } | Lifecycle::Done => {
                 unreachable!("an io_uring operation completed twice")
@@ -347,12 +376,7 @@ impl<T: OpData> Future for Op<T> {
         // is the only party allowed to take it (module docs).
         let data = unsafe { (*cell.data.get()).take() }.expect("a completed op has its data");
         this.cell = None;
-        let result = if res < 0 {
-            Err(io::Error::from_raw_os_error(-res))
-        } else {
-            Ok(res as u32)
-        };
-        Poll::Ready(data.complete(result, flags))
+        Poll::Ready(data.complete(cqe_result(res), flags))
     }
 }
 
@@ -368,9 +392,18 @@ impl<T: OpData> Drop for Op<T> {
                 // Our reference becomes the cancel reference.
                 self.owner.cancel(OpRef::new(cell));
             }
-            // The data has not been taken: it is dropped with the cell, by
-            // whoever releases the last reference.
-            Lifecycle::Completed { .. } => *state = Lifecycle::Done,
+            // The result was never taken: complete the data here (so what
+            // the kernel created for it gets an owner) and drop the output.
+            Lifecycle::Completed { res, flags } => {
+                *state = Lifecycle::Done;
+                drop(state);
+                // SAFETY: we moved the op from `Completed` to `Done` under
+                // the lock: the kernel and the driver are finished with
+                // `data`, and the future is the only party allowed to take
+                // it (module docs).
+                let data = unsafe { (*cell.data.get()).take() };
+                complete_and_drop(data, res, flags);
+            }
             Lifecycle::Ignored | Lifecycle::Done => {
                 unreachable!("a live `Op` sees its op ignored or done")
             }
