@@ -85,7 +85,9 @@
 //!   cancellation and [`TaskState`].
 //! * [`time`]: `sleep`, `timeout`, `interval`, and a clock tests can pause.
 //! * [`fs`]: files over io_uring: `File`, `OpenOptions`, `read`, `write`.
-//! * [`io`]: buffer traits for owned-buffer I/O, standard input.
+//! * [`net`]: TCP, UDP and Unix sockets over io_uring.
+//! * [`io`]: buffer traits for owned-buffer I/O, standard input, readiness
+//!   of any descriptor.
 //! * [`metrics`]: counters per runtime and per worker.
 
 #![warn(missing_docs)]
@@ -99,6 +101,7 @@ pub mod fs;
 pub mod io;
 pub(crate) mod loom;
 pub mod metrics;
+pub mod net;
 mod runtime;
 pub(crate) mod scheduler;
 mod spawn;

@@ -60,34 +60,32 @@ impl Drop for CurrentGuard<'_> {
 /// (`ErrorKind::Unsupported`). On a runtime that has shut down, the op
 /// completes at once with `ECANCELED`.
 pub(crate) fn submit<T: OpData>(data: T) -> io::Result<Op<T>> {
-    try_submit(data).map_err(|(err, _data)| err)
+    try_submit(data).map_err(|(err, _)| err)
 }
 
-/// Like [`submit`], but an op that cannot be started gives its data back
-/// with the error: a caller that lent a buffer returns it to its owner.
+/// [`submit`], but on error gives `data` back with the error, so that an
+/// operation that owns a caller's buffer can return it.
 pub(crate) fn try_submit<T: OpData>(data: T) -> Result<Op<T>, (io::Error, T)> {
     let data = match submit_local(data) {
         Ok(op) => return Ok(op),
         Err(data) => data,
     };
     let Some(handle) = context::current() else {
-        return Err((
-            io::Error::other(
-                "I/O outside of a runtime: call it from a task or inside `Runtime::block_on`",
-            ),
-            data,
-        ));
+        let err = io::Error::other(
+            "I/O outside of a runtime: call it from a task or inside `Runtime::block_on`",
+        );
+        return Err((err, data));
     };
     match handle.driver_handle() {
         Some(ring) => Ok(ring.submit(data)),
-        None => Err((
-            io::Error::new(
+        None => {
+            let err = io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this runtime has no io_uring driver (io_uring could not be set up, or \
                  `IoDriver::Epoll` was chosen, whose fallback is not available yet)",
-            ),
-            data,
-        )),
+            );
+            Err((err, data))
+        }
     }
 }
 

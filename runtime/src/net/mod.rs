@@ -1,0 +1,73 @@
+//! Networking over io_uring: TCP, UDP and Unix domain stream sockets.
+//!
+//! Every operation that may wait — accept, connect, send, receive,
+//! shutdown — is an io_uring request on a ring of the runtime, and the
+//! task sleeps until its completion; creating, binding and configuring a
+//! socket are plain system calls, which never block.
+//!
+//! I/O takes owned buffers ([`IoBuf`](crate::io::IoBuf) /
+//! [`IoBufMut`](crate::io::IoBufMut): `Vec<u8>`, `Box<[u8]>`,
+//! `&'static [u8]`, `String`, ...) and hands them back with the result as a
+//! [`BufResult<T, B>`](crate::io::BufResult) = `(io::Result<T>, B)`,
+//! because the kernel fills or drains the buffer after the call that
+//! started the operation has returned. The streams also implement
+//! `futures_io::AsyncRead` / `AsyncWrite`, at the cost of one copy per
+//! byte (see [`TcpStream`]).
+//!
+//! Dropping an operation's future cancels it in the kernel; its buffer is
+//! freed once the kernel is done with it. Sockets are closed when the
+//! last of the socket object and its operations in flight is gone.
+//! Errors are [`std::io::Error`]s with the kernel's `errno`
+//! (`ConnectionRefused`, `AddrInUse`, ...).
+//!
+//! # Examples
+//!
+//! An echo server and a client:
+//!
+//! ```
+//! use runtime::net::{TcpListener, TcpStream};
+//!
+//! #[runtime::main(flavor = "current_thread")]
+//! async fn main() -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     runtime::spawn(async move {
+//!         while let Ok((stream, _)) = listener.accept().await {
+//!             runtime::spawn(async move {
+//!                 let mut buf = Vec::with_capacity(4096);
+//!                 loop {
+//!                     buf.clear();
+//!                     let (n, b) = stream.read(buf).await;
+//!                     match n {
+//!                         Ok(0) | Err(_) => return,
+//!                         Ok(_) => {}
+//!                     }
+//!                     let (written, b) = stream.write_all(b).await;
+//!                     if written.is_err() {
+//!                         return;
+//!                     }
+//!                     buf = b;
+//!                 }
+//!             });
+//!         }
+//!     });
+//!
+//!     let stream = TcpStream::connect(addr).await?;
+//!     stream.write_all("echo?").await.0?;
+//!     let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+//!     assert_eq!(&buf[..n?], b"echo?");
+//!     Ok(())
+//! }
+//! ```
+
+pub(crate) mod ops;
+mod slice;
+mod stream;
+mod sys;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};

@@ -1,0 +1,391 @@
+//! Socket operations: [`OpData`] implementations for the ring.
+//!
+//! Like the driver's own ops, each owns everything the kernel touches while
+//! it is in flight — the socket's owner `F` (an `Arc` of the socket, so the
+//! descriptor stays open until the completion), the buffer, and the
+//! structures the kernel reads or writes (`sockaddr`, `msghdr`, `iovec`),
+//! boxed so their addresses do not depend on where the op object lives.
+//! The driver keeps the op object alive until the completion is reaped, even
+//! if the future is dropped first, so none of these pointers can dangle.
+
+use super::sys::SockAddr;
+use crate::driver::{BufResult, IoBuf, IoBufMut, OpData};
+use io_uring::types::Fd;
+use io_uring::{opcode, squeue};
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Clamps a buffer length to what one SQE can carry; a longer buffer is
+/// transferred partially.
+fn sqe_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// `accept4(2)` with `SOCK_CLOEXEC`: resolves to the new connection's
+/// descriptor and the peer's address.
+#[derive(Debug)]
+pub(crate) struct Accept<F> {
+    fd: F,
+    addr: Box<SockAddr>,
+}
+
+impl<F> Accept<F> {
+    pub(crate) fn new(fd: F) -> Self {
+        Accept {
+            fd,
+            addr: Box::new(SockAddr::empty()),
+        }
+    }
+}
+
+impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
+    type Output = io::Result<(OwnedFd, SockAddr)>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let addr = &mut *self.addr;
+        let sockaddr = addr.as_mut_ptr();
+        opcode::Accept::new(Fd(self.fd.as_raw_fd()), sockaddr, addr.len_mut())
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        let fd = result? as RawFd;
+        // SAFETY: a successful accept's result is a new descriptor, created
+        // for this op alone; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok((fd, *self.addr))
+    }
+}
+
+/// `connect(2)` to `addr`.
+#[derive(Debug)]
+pub(crate) struct Connect<F> {
+    fd: F,
+    addr: Box<SockAddr>,
+}
+
+impl<F> Connect<F> {
+    pub(crate) fn new(fd: F, addr: SockAddr) -> Self {
+        Connect {
+            fd,
+            addr: Box::new(addr),
+        }
+    }
+}
+
+impl<F: AsRawFd + Send + 'static> OpData for Connect<F> {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Connect::new(Fd(self.fd.as_raw_fd()), self.addr.as_ptr(), self.addr.len()).build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
+        result.map(drop)
+    }
+}
+
+/// `recv(2)` into `buf`, from its start up to `bytes_total()` bytes;
+/// resolves to the number of bytes received (0: the peer shut down its
+/// side) and the buffer, whose received bytes are marked initialized.
+#[derive(Debug)]
+pub(crate) struct RecvBuf<F, B> {
+    fd: F,
+    buf: B,
+}
+
+impl<F, B> RecvBuf<F, B> {
+    pub(crate) fn new(fd: F, buf: B) -> Self {
+        RecvBuf { fd, buf }
+    }
+
+    /// The buffer back, for an op that could not be submitted.
+    pub(crate) fn into_buf(self) -> B {
+        self.buf
+    }
+}
+
+impl<F, B> OpData for RecvBuf<F, B>
+where
+    F: AsRawFd + Send + 'static,
+    B: IoBufMut + Send,
+{
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let len = sqe_len(self.buf.bytes_total());
+        opcode::Recv::new(Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len).build()
+    }
+
+    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        match result {
+            Ok(n) => {
+                let n = n as usize;
+                // SAFETY: the kernel reports that it wrote `n` bytes from the
+                // start of the buffer, and `n <= bytes_total()`, the length
+                // it was given.
+                unsafe { self.buf.set_init(n) };
+                (Ok(n), self.buf)
+            }
+            Err(err) => (Err(err), self.buf),
+        }
+    }
+}
+
+/// `send(2)` of `buf`'s initialized bytes with `MSG_NOSIGNAL` (a closed
+/// peer is an `EPIPE` error, never a `SIGPIPE`); resolves to the number of
+/// bytes sent and the buffer.
+#[derive(Debug)]
+pub(crate) struct SendBuf<F, B> {
+    fd: F,
+    buf: B,
+}
+
+impl<F, B> SendBuf<F, B> {
+    pub(crate) fn new(fd: F, buf: B) -> Self {
+        SendBuf { fd, buf }
+    }
+
+    /// The buffer back, for an op that could not be submitted.
+    pub(crate) fn into_buf(self) -> B {
+        self.buf
+    }
+}
+
+impl<F, B> OpData for SendBuf<F, B>
+where
+    F: AsRawFd + Send + 'static,
+    B: IoBuf + Send,
+{
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let len = sqe_len(self.buf.bytes_init());
+        opcode::Send::new(Fd(self.fd.as_raw_fd()), self.buf.stable_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        (result.map(|n| n as usize), self.buf)
+    }
+}
+
+/// What `sendmsg(2)` / `recvmsg(2)` read and write besides the data: the
+/// header, its one `iovec`, and the peer's address. One heap allocation,
+/// which the header points into.
+struct MsgParts {
+    hdr: libc::msghdr,
+    iov: libc::iovec,
+    addr: SockAddr,
+}
+
+// SAFETY: the raw pointers in `hdr` and `iov` point into this same
+// allocation and into the op's buffer, both owned by the op that owns this
+// value; they are only dereferenced by the kernel while the op is in
+// flight. Moving the value to another thread does not invalidate them.
+unsafe impl Send for MsgParts {}
+
+impl MsgParts {
+    fn new(addr: SockAddr) -> Box<MsgParts> {
+        Box::new(MsgParts {
+            // SAFETY: `msghdr` is a plain C struct of integers and raw
+            // pointers, for which all zeroes (null pointers, no control
+            // data) is a valid value.
+            hdr: unsafe { mem::zeroed() },
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+            addr,
+        })
+    }
+
+    /// Points the header at the address and at one `iovec` of `len` bytes
+    /// at `base`; returns the header's address.
+    fn prepare(&mut self, base: *mut u8, len: usize) -> *mut libc::msghdr {
+        self.iov = libc::iovec {
+            iov_base: base.cast(),
+            iov_len: len,
+        };
+        self.hdr.msg_name = self.addr.as_mut_ptr().cast();
+        self.hdr.msg_namelen = self.addr.len();
+        self.hdr.msg_iov = &raw mut self.iov;
+        self.hdr.msg_iovlen = 1;
+        &raw mut self.hdr
+    }
+}
+
+impl std::fmt::Debug for MsgParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgParts")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `sendmsg(2)` of `buf`'s initialized bytes to `addr` (a datagram),
+/// with `MSG_NOSIGNAL`.
+#[derive(Debug)]
+pub(crate) struct SendTo<F, B> {
+    fd: F,
+    buf: B,
+    msg: Box<MsgParts>,
+}
+
+impl<F, B> SendTo<F, B> {
+    pub(crate) fn new(fd: F, buf: B, addr: SockAddr) -> Self {
+        SendTo {
+            fd,
+            buf,
+            msg: MsgParts::new(addr),
+        }
+    }
+
+    /// The buffer back, for an op that could not be submitted.
+    pub(crate) fn into_buf(self) -> B {
+        self.buf
+    }
+}
+
+impl<F, B> OpData for SendTo<F, B>
+where
+    F: AsRawFd + Send + 'static,
+    B: IoBuf + Send,
+{
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        // The kernel only reads through `iov_base` for a send.
+        let base = self.buf.stable_ptr().cast_mut();
+        let hdr = self.msg.prepare(base, self.buf.bytes_init());
+        opcode::SendMsg::new(Fd(self.fd.as_raw_fd()), hdr)
+            .flags(libc::MSG_NOSIGNAL as u32)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        (result.map(|n| n as usize), self.buf)
+    }
+}
+
+/// `recvmsg(2)` of one datagram into `buf` (from its start, up to
+/// `bytes_total()`; the rest of a longer datagram is discarded); resolves
+/// to the byte count and the sender's address.
+#[derive(Debug)]
+pub(crate) struct RecvFrom<F, B> {
+    fd: F,
+    buf: B,
+    msg: Box<MsgParts>,
+}
+
+impl<F, B> RecvFrom<F, B> {
+    pub(crate) fn new(fd: F, buf: B) -> Self {
+        RecvFrom {
+            fd,
+            buf,
+            msg: MsgParts::new(SockAddr::empty()),
+        }
+    }
+
+    /// The buffer back, for an op that could not be submitted.
+    pub(crate) fn into_buf(self) -> B {
+        self.buf
+    }
+}
+
+impl<F, B> OpData for RecvFrom<F, B>
+where
+    F: AsRawFd + Send + 'static,
+    B: IoBufMut + Send,
+{
+    type Output = BufResult<(usize, SockAddr), B>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let base = self.buf.stable_mut_ptr();
+        let hdr = self.msg.prepare(base, self.buf.bytes_total());
+        opcode::RecvMsg::new(Fd(self.fd.as_raw_fd()), hdr).build()
+    }
+
+    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        match result {
+            Ok(n) => {
+                let n = n as usize;
+                // SAFETY: the kernel reports that it wrote `n` bytes at the
+                // start of the buffer (through the one iovec), `n <=
+                // bytes_total()`.
+                unsafe { self.buf.set_init(n) };
+                // The kernel wrote the sender's address and its length.
+                let mut addr = self.msg.addr;
+                addr.set_len(self.msg.hdr.msg_namelen);
+                (Ok((n, addr)), self.buf)
+            }
+            Err(err) => (Err(err), self.buf),
+        }
+    }
+}
+
+/// `shutdown(2)` of one or both directions.
+#[derive(Debug)]
+pub(crate) struct Shutdown<F> {
+    fd: F,
+    how: i32,
+}
+
+impl<F> Shutdown<F> {
+    pub(crate) fn new(fd: F, how: std::net::Shutdown) -> Self {
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        Shutdown { fd, how }
+    }
+}
+
+impl<F: AsRawFd + Send + 'static> OpData for Shutdown<F> {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Shutdown::new(Fd(self.fd.as_raw_fd()), self.how).build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
+        result.map(drop)
+    }
+}
+
+/// One-shot `poll(2)` for `events` (`POLLIN`, `POLLOUT`, ...); resolves to
+/// the events that are ready (which may include `POLLERR` / `POLLHUP`).
+///
+/// `F` may be a bare `RawFd` (readiness on a borrowed descriptor): a poll
+/// has no effect on the file, and the kernel takes its own reference to the
+/// file when the request is submitted.
+#[derive(Debug)]
+pub(crate) struct PollAdd<F> {
+    fd: F,
+    events: u32,
+}
+
+impl<F> PollAdd<F> {
+    pub(crate) fn new(fd: F, events: libc::c_short) -> Self {
+        PollAdd {
+            fd,
+            events: events as u16 as u32,
+        }
+    }
+}
+
+impl<F: AsRawFd + Send + 'static> OpData for PollAdd<F> {
+    type Output = io::Result<u32>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::PollAdd::new(Fd(self.fd.as_raw_fd()), self.events).build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
+        result
+    }
+}

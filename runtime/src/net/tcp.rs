@@ -1,0 +1,532 @@
+//! TCP: [`TcpListener`] and [`TcpStream`].
+
+use super::ops::{Accept, Connect};
+use super::stream::Stream;
+use super::sys::{self, SockAddr};
+use crate::driver::{self, BufResult, IoBuf, IoBufMut};
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A TCP socket listening for connections.
+///
+/// Accepting goes through io_uring; any number of `accept`s may be in
+/// flight at once (from several tasks sharing the listener through an
+/// `Arc`), each completing with its own connection.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::net::{TcpListener, TcpStream};
+///
+/// #[runtime::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let client = runtime::spawn(async move { TcpStream::connect(addr).await });
+///     let (stream, peer) = listener.accept().await?;
+///     let client = client.await.unwrap()?;
+///     assert_eq!(peer, client.local_addr()?);
+///     assert_eq!(stream.peer_addr()?, client.local_addr()?);
+///     Ok(())
+/// }
+/// ```
+pub struct TcpListener {
+    fd: Arc<std::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Creates a socket listening on `addr` (`SO_REUSEADDR`, a backlog of
+    /// 1024). Each address `addr` resolves to is tried in turn until one
+    /// binds; the error is the last one's. Port 0 picks a free port (see
+    /// [`local_addr`](TcpListener::local_addr)).
+    ///
+    /// A host name (not a literal address) is looked up with the system
+    /// resolver, which blocks the calling thread during the lookup.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's: `AddrInUse` if another socket listens on the port,
+    /// `PermissionDenied` for a privileged port, ...; `InvalidInput` if
+    /// `addr` resolves to nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::TcpListener;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let port = listener.local_addr()?.port();
+    ///     assert_ne!(port, 0);
+    ///     // The port is taken now.
+    ///     let err = TcpListener::bind(("127.0.0.1", port)).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let addrs = sys::resolve(addr)?;
+        sys::each_addr(addrs, |addr| async move { TcpListener::bind_one(addr) }).await
+    }
+
+    fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+        let fd = sys::socket(sys::domain_of(&addr), libc::SOCK_STREAM)?;
+        sys::set_reuseaddr(fd.as_fd())?;
+        sys::bind(fd.as_fd(), &SockAddr::from_inet(&addr))?;
+        sys::listen(fd.as_fd(), sys::BACKLOG)?;
+        Ok(TcpListener {
+            fd: Arc::new(std::net::TcpListener::from(fd)),
+        })
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// Dropping the future cancels the accept; a connection that arrives
+    /// as it is cancelled is closed, not leaked.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's (e.g. `EMFILE` when the process is out of
+    /// descriptors); an error if called outside a runtime or after the
+    /// runtime shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let client = runtime::spawn(async move {
+    ///         let stream = TcpStream::connect(addr).await?;
+    ///         stream.write_all(&b"hi"[..]).await.0
+    ///     });
+    ///     let (stream, _peer) = listener.accept().await?;
+    ///     let (n, buf) = stream.read(Vec::with_capacity(16)).await;
+    ///     assert_eq!(&buf[..n?], b"hi");
+    ///     client.await.unwrap()?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, addr) = driver::submit(Accept::new(self.fd.clone()))?.await?;
+        let stream = TcpStream::from_socket(std::net::TcpStream::from(fd));
+        Ok((stream, addr.as_inet()?))
+    }
+
+    /// The address the listener is bound to (with the port the kernel
+    /// picked, if bound to port 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = runtime::net::TcpListener::bind("127.0.0.1:0").await?;
+    ///     assert!(listener.local_addr()?.ip().is_loopback());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.local_addr()
+    }
+
+    /// Wraps a listener made with std (it may be in blocking mode; the
+    /// runtime never makes blocking calls on it).
+    pub fn from_std(listener: std::net::TcpListener) -> TcpListener {
+        TcpListener {
+            fd: Arc::new(listener),
+        }
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("TcpListener");
+        if let Ok(addr) = self.fd.local_addr() {
+            s.field("addr", &addr);
+        }
+        s.field("fd", &self.fd.as_raw_fd()).finish()
+    }
+}
+
+/// A TCP connection.
+///
+/// Two ways to do I/O on it:
+///
+/// * Owned buffers ([`read`](TcpStream::read), [`write`](TcpStream::write),
+///   [`write_all`](TcpStream::write_all)): the buffer moves into the
+///   operation and comes back with the result, with no copy. They take
+///   `&self`, so a reader task and a writer task can share the stream
+///   through an `Arc`.
+/// * Poll-style, through [`futures_io::AsyncRead`] and
+///   [`futures_io::AsyncWrite`] (so `futures-util`'s `AsyncReadExt`,
+///   `BufReader::lines`, codecs...). These copy every byte once through an
+///   internal buffer (see the note below).
+///
+/// Bytes the poll-style reader has already received into its internal
+/// buffer are not seen by [`read`](TcpStream::read): use one style for
+/// each direction of a stream.
+///
+/// # The cost of poll-style I/O
+///
+/// io_uring fills and drains buffers after the call that started the
+/// operation has returned, while `poll_read` / `poll_write` lend a slice
+/// for one call only. So `AsyncRead` receives into a buffer the stream owns
+/// (8 to 64 KiB, after the caller's request) and copies out of it, and
+/// `AsyncWrite` copies up to 64 KiB per call into an owned buffer and sends
+/// it: one `memcpy` per byte more than the owned-buffer methods.
+/// `poll_write` returns `Ready(n)` once the kernel has taken the bytes;
+/// if it is called again with other bytes after a `Pending`, the abandoned
+/// send is finished first (a send cannot be taken back). `poll_close`
+/// finishes any send in flight, then shuts down the write side.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::net::{TcpListener, TcpStream};
+///
+/// #[runtime::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let server = runtime::spawn(async move {
+///         let (stream, _) = listener.accept().await?;
+///         let (n, buf) = stream.read(vec![0u8; 64]).await;
+///         let n = n?;
+///         stream.write_all(buf[..n].to_ascii_uppercase()).await.0
+///     });
+///
+///     let stream = TcpStream::connect(addr).await?;
+///     stream.write_all("hello").await.0?;
+///     let (n, buf) = stream.read(Vec::with_capacity(64)).await;
+///     assert_eq!(&buf[..n?], b"HELLO");
+///     server.await.unwrap()?;
+///     Ok(())
+/// }
+/// ```
+pub struct TcpStream {
+    inner: Stream<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Opens a connection to `addr`, trying each address it resolves to in
+    /// turn; the error is the last one's.
+    ///
+    /// A host name (not a literal address) is looked up with the system
+    /// resolver, which blocks the calling thread during the lookup.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's: `ConnectionRefused` when nothing listens there,
+    /// `TimedOut`, `NetworkUnreachable`, ...; `InvalidInput` if `addr`
+    /// resolves to nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let stream = TcpStream::connect(addr).await?;
+    ///     assert_eq!(stream.peer_addr()?, addr);
+    ///
+    ///     // Nothing listens any more: the kernel refuses.
+    ///     drop((stream, listener));
+    ///     let err = TcpStream::connect(addr).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let addrs = sys::resolve(addr)?;
+        sys::each_addr(addrs, TcpStream::connect_one).await
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+        let fd = sys::socket(sys::domain_of(&addr), libc::SOCK_STREAM)?;
+        let socket = Arc::new(std::net::TcpStream::from(fd));
+        driver::submit(Connect::new(socket.clone(), SockAddr::from_inet(&addr)))?.await?;
+        Ok(TcpStream {
+            inner: Stream::from_arc(socket),
+        })
+    }
+
+    fn from_socket(socket: std::net::TcpStream) -> TcpStream {
+        TcpStream {
+            inner: Stream::from_arc(Arc::new(socket)),
+        }
+    }
+
+    /// Wraps a stream made with std (it may be in blocking mode; the
+    /// runtime never makes blocking calls on it).
+    pub fn from_std(stream: std::net::TcpStream) -> TcpStream {
+        TcpStream::from_socket(stream)
+    }
+
+    /// Receives into `buf`, from its start, up to its capacity
+    /// ([`IoBufMut`]); resolves to the number of bytes received, and the
+    /// buffer with them marked initialized (a `Vec`'s length grows to
+    /// cover them). `Ok(0)` means the peer closed its side (or `buf` has no
+    /// room).
+    ///
+    /// Dropping the future cancels the receive; bytes the kernel had
+    /// already put in the buffer by then are lost with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.write_all(&b"ping"[..]).await.0?;
+    ///     drop(client);
+    ///     let (n, buf) = server.read(Vec::with_capacity(16)).await;
+    ///     assert_eq!((n?, &buf[..]), (4, &b"ping"[..]));
+    ///     // The peer is gone: end of stream.
+    ///     let (n, _) = server.read(buf).await;
+    ///     assert_eq!(n?, 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.read(buf).await
+    }
+
+    /// Sends `buf`'s initialized bytes, or a first part of them; resolves
+    /// to the number sent and the buffer. See
+    /// [`write_all`](TcpStream::write_all) to send everything.
+    ///
+    /// A closed connection is an error (`BrokenPipe`, `ConnectionReset`),
+    /// never a `SIGPIPE`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (n, _buf) = client.write(b"hello".to_vec()).await;
+    ///     assert!(n? > 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.write(buf).await
+    }
+
+    /// Sends all of `buf`'s initialized bytes, sending the rest after each
+    /// partial send (no copy: the rest is a view of the same buffer);
+    /// resolves to `Ok(())` and the buffer, or the first error and the
+    /// buffer (how much was sent before an error is not reported).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     let reader = runtime::spawn(async move {
+    ///         let mut total = 0;
+    ///         let mut buf = Vec::with_capacity(64 * 1024);
+    ///         loop {
+    ///             buf.clear();
+    ///             let (n, b) = server.read(buf).await;
+    ///             buf = b;
+    ///             match n.unwrap() {
+    ///                 0 => return total,
+    ///                 n => total += n,
+    ///             }
+    ///         }
+    ///     });
+    ///     let (result, _buf) = client.write_all(vec![7u8; 1 << 20]).await;
+    ///     result?;
+    ///     drop(client);
+    ///     assert_eq!(reader.await.unwrap(), 1 << 20);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
+        self.inner.write_all(buf).await
+    }
+
+    /// Shuts down the read side, the write side or both (`shutdown(2)`):
+    /// after `Shutdown::Write` the peer reads end-of-stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    /// use std::net::Shutdown;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.shutdown(Shutdown::Write).await?;
+    ///     let (n, _) = server.read(Vec::with_capacity(8)).await;
+    ///     assert_eq!(n?, 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.shutdown(how).await
+    }
+
+    /// Sets `TCP_NODELAY`: with `true`, small sends go out at once instead
+    /// of being coalesced (Nagle's algorithm).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     stream.set_nodelay(true)?;
+    ///     assert!(stream.nodelay()?);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.socket().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.socket().nodelay()
+    }
+
+    /// The address of the other end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.socket().peer_addr()
+    }
+
+    /// The address of this end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (accepted, peer) = listener.accept().await?;
+    ///     assert_eq!(stream.local_addr()?, peer);
+    ///     assert_eq!(accepted.local_addr()?, listener.local_addr()?);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.socket().local_addr()
+    }
+}
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().inner.poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().inner.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner.poll_close(cx)
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.socket().as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.socket().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let socket = self.inner.socket();
+        let mut s = f.debug_struct("TcpStream");
+        if let Ok(addr) = socket.local_addr() {
+            s.field("local", &addr);
+        }
+        if let Ok(addr) = socket.peer_addr() {
+            s.field("peer", &addr);
+        }
+        s.field("fd", &socket.as_raw_fd())
+            .field("io", &self.inner)
+            .finish()
+    }
+}

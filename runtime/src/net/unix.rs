@@ -1,0 +1,374 @@
+//! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`], the
+//! same shape as TCP's.
+
+use super::ops::{Accept, Connect};
+use super::stream::Stream;
+use super::sys::{self, SockAddr};
+use crate::driver::{self, BufResult, IoBuf, IoBufMut};
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A Unix domain socket listening for connections on a path.
+///
+/// The socket file is not removed when the listener is dropped (as with
+/// std): remove it yourself to reuse the path.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::net::{UnixListener, UnixStream};
+///
+/// #[runtime::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let path = std::env::temp_dir().join(format!("runtime-doc-{}.sock", std::process::id()));
+///     let _ = std::fs::remove_file(&path);
+///     let listener = UnixListener::bind(&path).await?;
+///     let client = UnixStream::connect(&path).await?;
+///     let (server, _peer) = listener.accept().await?;
+///     client.write_all(&b"hi"[..]).await.0?;
+///     let (n, buf) = server.read(Vec::with_capacity(8)).await;
+///     assert_eq!(&buf[..n?], b"hi");
+///     std::fs::remove_file(&path)?;
+///     Ok(())
+/// }
+/// ```
+pub struct UnixListener {
+    fd: Arc<std::os::unix::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Creates a socket listening on `path` (a backlog of 1024).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's: `AddrInUse` if the path exists (even a stale socket
+    /// file), `NotFound` if its directory does not; `InvalidInput` for a
+    /// path that is empty, contains a NUL byte or is 108 bytes or longer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let path = std::env::temp_dir().join(format!("runtime-bind-{}.sock", std::process::id()));
+    ///     let _ = std::fs::remove_file(&path);
+    ///     let listener = runtime::net::UnixListener::bind(&path).await?;
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     std::fs::remove_file(&path)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let addr = SockAddr::from_path(path.as_ref())?;
+        let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        sys::bind(fd.as_fd(), &addr)?;
+        sys::listen(fd.as_fd(), sys::BACKLOG)?;
+        Ok(UnixListener {
+            fd: Arc::new(std::os::unix::net::UnixListener::from(fd)),
+        })
+    }
+
+    /// Wraps a listener made with std.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> UnixListener {
+        UnixListener {
+            fd: Arc::new(listener),
+        }
+    }
+
+    /// Waits for a connection and returns it with the peer's address
+    /// (usually unnamed: a connecting socket rarely binds a path).
+    ///
+    /// Dropping the future cancels the accept; a connection that arrives
+    /// as it is cancelled is closed, not leaked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{UnixListener, UnixStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let path = std::env::temp_dir().join(format!("runtime-acc-{}.sock", std::process::id()));
+    ///     let _ = std::fs::remove_file(&path);
+    ///     let listener = UnixListener::bind(&path).await?;
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     let (_server, peer) = listener.accept().await?;
+    ///     assert!(peer.is_unnamed());
+    ///     std::fs::remove_file(&path)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (fd, _addr) = driver::submit(Accept::new(self.fd.clone()))?.await?;
+        let socket = std::os::unix::net::UnixStream::from(fd);
+        let peer = socket.peer_addr()?;
+        Ok((UnixStream::from_std(socket), peer))
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.local_addr()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("UnixListener");
+        if let Ok(addr) = self.fd.local_addr() {
+            s.field("addr", &addr);
+        }
+        s.field("fd", &self.fd.as_raw_fd()).finish()
+    }
+}
+
+/// A connected Unix domain stream socket.
+///
+/// The same interface as [`TcpStream`](super::TcpStream): owned-buffer
+/// [`read`](UnixStream::read) / [`write`](UnixStream::write) /
+/// [`write_all`](UnixStream::write_all), and
+/// [`futures_io::AsyncRead`] / [`futures_io::AsyncWrite`] at the cost of a
+/// copy through an internal buffer (see `TcpStream`'s notes, which apply
+/// here unchanged).
+///
+/// # Examples
+///
+/// ```
+/// use runtime::net::UnixStream;
+///
+/// #[runtime::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let (a, b) = UnixStream::pair()?;
+///     a.write_all("over the pair").await.0?;
+///     let (n, buf) = b.read(Vec::with_capacity(64)).await;
+///     assert_eq!(&buf[..n?], b"over the pair");
+///     Ok(())
+/// }
+/// ```
+pub struct UnixStream {
+    inner: Stream<std::os::unix::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket listening on `path`.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's: `NotFound` if there is no such file,
+    /// `ConnectionRefused` if nothing listens on it; `InvalidInput` for a
+    /// path that cannot be a socket address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() {
+    ///     let err = UnixStream::connect("/nonexistent/socket").await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// }
+    /// ```
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let addr = SockAddr::from_path(path.as_ref())?;
+        let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        let socket = Arc::new(std::os::unix::net::UnixStream::from(fd));
+        driver::submit(Connect::new(socket.clone(), addr))?.await?;
+        Ok(UnixStream {
+            inner: Stream::from_arc(socket),
+        })
+    }
+
+    /// Two connected sockets (`socketpair(2)`), e.g. to talk between tasks
+    /// or to a child process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     drop(a);
+    ///     let (n, _) = b.read(Vec::with_capacity(8)).await;
+    ///     assert_eq!(n?, 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = sys::socketpair(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        Ok((
+            UnixStream::from_std(a.into()),
+            UnixStream::from_std(b.into()),
+        ))
+    }
+
+    /// Wraps a stream made with std.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> UnixStream {
+        UnixStream {
+            inner: Stream::from_arc(Arc::new(stream)),
+        }
+    }
+
+    /// Receives into `buf`, from its start, up to its capacity; resolves to
+    /// the number of bytes received (`Ok(0)`: the peer closed its side) and
+    /// the buffer. See [`TcpStream::read`](super::TcpStream::read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.write(&b"abc"[..]).await.0?;
+    ///     let (n, buf) = b.read(vec![0u8; 8]).await;
+    ///     assert_eq!(&buf[..n?], b"abc");
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.read(buf).await
+    }
+
+    /// Sends `buf`'s initialized bytes, or a first part of them; resolves
+    /// to the number sent and the buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, _b) = UnixStream::pair()?;
+    ///     let (n, _) = a.write(b"abc".to_vec()).await;
+    ///     assert_eq!(n?, 3);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.write(buf).await
+    }
+
+    /// Sends all of `buf`'s initialized bytes (the rest after each partial
+    /// send, without copying).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.write_all(vec![1u8; 4096]).await.0?;
+    ///     let (n, _) = b.read(Vec::with_capacity(8192)).await;
+    ///     assert!(n? > 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
+        self.inner.write_all(buf).await
+    }
+
+    /// Shuts down the read side, the write side or both.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    /// use std::net::Shutdown;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.shutdown(Shutdown::Write).await?;
+    ///     let (n, _) = b.read(Vec::with_capacity(8)).await;
+    ///     assert_eq!(n?, 0);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.shutdown(how).await
+    }
+
+    /// The address of this end.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.socket().local_addr()
+    }
+
+    /// The address of the other end.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.socket().peer_addr()
+    }
+}
+
+impl futures_io::AsyncRead for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().inner.poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().inner.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner.poll_close(cx)
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.socket().as_fd()
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.socket().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.inner.socket().as_raw_fd())
+            .field("io", &self.inner)
+            .finish()
+    }
+}
