@@ -1,8 +1,8 @@
 //! [`File`] and [`OpenOptions`].
 
 use super::ops::{Close, Fsync, OpenAt, Statx};
-use super::slice::Slice;
 use super::{cstring, Metadata};
+use crate::driver::Slice;
 use crate::driver::{self, BufResult, IoBuf, IoBufMut, OpData, Read, Write};
 use std::fmt;
 use std::io;

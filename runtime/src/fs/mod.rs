@@ -46,14 +46,13 @@
 mod file;
 mod metadata;
 mod ops;
-mod slice;
 
 pub use self::file::{File, OpenOptions};
 pub use self::metadata::Metadata;
 
 use self::file::run;
 use self::ops::Statx;
-use self::slice::Slice;
+use crate::driver::Slice;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::OwnedFd;

@@ -61,7 +61,6 @@
 //! ```
 
 pub(crate) mod ops;
-mod slice;
 mod stream;
 mod sys;
 mod tcp;

@@ -33,6 +33,31 @@ impl<B: IoBuf> Slice<B> {
         Slice { buf, begin, end }
     }
 
+    /// The initialized bytes of `buf` (what a write sends).
+    pub(crate) fn init(buf: B) -> Slice<B> {
+        let end = buf.bytes_init();
+        Slice::new(buf, 0, end)
+    }
+
+    /// Drops the first `n` bytes from the range (they were transferred).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is longer than the range, or would move its start past the
+    /// initialized bytes (a bug in the caller).
+    pub(crate) fn advance(&mut self, n: usize) {
+        assert!(
+            n <= self.end - self.begin && self.begin + n <= self.buf.bytes_init(),
+            "advanced past the end of a slice"
+        );
+        self.begin += n;
+    }
+
+    /// Whether the range is empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.begin == self.end
+    }
+
     /// The whole buffer back.
     pub(crate) fn into_inner(self) -> B {
         self.buf
