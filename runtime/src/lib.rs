@@ -96,6 +96,12 @@ mod spawn;
 pub mod task;
 pub(crate) mod time;
 
+// Entry points for the loom models in `loom-tests/`; only under `cfg(loom)`.
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "loom_api.rs"]
+pub mod __loom;
+
 pub use crate::runtime::{
     Builder, EnterGuard, Handle, IoDriver, Runtime, TryCurrentError, UnhandledPanic,
 };

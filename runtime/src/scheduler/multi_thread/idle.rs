@@ -19,8 +19,7 @@
 //! read the count / leave the count, then read the queues), so the count is
 //! SeqCst and the pusher fences before reading it.
 
-use parking_lot::Mutex;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::loom::{fence, AtomicUsize, Mutex, Ordering};
 
 const SEARCHING_MASK: usize = (1 << 16) - 1;
 const UNPARKED_ONE: usize = 1 << 16;
