@@ -1,0 +1,138 @@
+//! Shared pieces of the models.
+//!
+//! Counters here are *std* atomics on purpose: loom runs its threads as
+//! coroutines on one OS thread, so a std atomic always shows the value as of
+//! the interleaving being explored, and it adds no scheduling points (which
+//! keeps the models small). Everything the runtime synchronizes on is a loom
+//! type; leaks are caught by `loom::alloc::Track`, which loom checks at the
+//! end of every iteration.
+
+use loom::alloc::Track;
+use runtime::{JoinError, JoinHandle};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::task::{Context, Poll, Wake, Waker};
+
+thread_local! {
+    /// Panics seen on this OS thread (all of one model's loom threads run on
+    /// the thread of the test that runs the model).
+    static PANICS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `f` under `loom::model` (so `LOOM_MAX_PREEMPTIONS`, `LOOM_LOG`,
+/// `LOOM_CHECKPOINT_FILE` … apply as usual) and fails the iteration if any
+/// panic happened in it, even one that was caught. The task harness catches
+/// panics from a task's future, and with them loom's own reports of a
+/// violation inside a task (a racy access to the stage, say); this makes
+/// sure none of those go unnoticed.
+pub fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.with(|p| p.set(p.get() + 1));
+            previous(info);
+        }));
+    });
+    loom::model(move || {
+        PANICS.with(|p| p.set(0));
+        f();
+        let panics = PANICS.with(|p| p.get());
+        assert_eq!(panics, 0, "a panic was caught during this iteration (see above)");
+    });
+}
+
+/// Counts how often the [`Token`]s made from it were dropped.
+#[derive(Clone, Debug, Default)]
+pub struct DropCount(Arc<AtomicUsize>);
+
+impl DropCount {
+    /// A fresh counter at zero.
+    pub fn new() -> DropCount {
+        DropCount::default()
+    }
+
+    /// A value whose drop is counted; loom reports it if it is never dropped.
+    #[track_caller]
+    pub fn token(&self) -> Token {
+        Token {
+            count: self.clone(),
+            _track: Track::new(()),
+        }
+    }
+
+    /// Drops so far.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// See [`DropCount::token`]. Dropping one twice is impossible in safe code,
+/// so the count also catches a double drop of whatever holds the token
+/// (a task's future or output).
+#[derive(Debug)]
+pub struct Token {
+    count: DropCount,
+    _track: Track<()>,
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.count.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A waker that counts its wakes. Loom reports it if a clone of it leaks.
+#[derive(Debug)]
+pub struct CountingWaker {
+    wakes: AtomicUsize,
+    _track: Track<()>,
+}
+
+impl CountingWaker {
+    /// The counter and a `Waker` that wakes it.
+    #[track_caller]
+    pub fn new() -> (Arc<CountingWaker>, Waker) {
+        let counter = Arc::new(CountingWaker {
+            wakes: AtomicUsize::new(0),
+            _track: Track::new(()),
+        });
+        let waker = Waker::from(counter.clone());
+        (counter, waker)
+    }
+
+    /// Wakes so far.
+    pub fn wakes(&self) -> usize {
+        self.wakes.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Polls a `JoinHandle` once with `waker`.
+pub fn poll_handle<T>(handle: &mut JoinHandle<T>, waker: &Waker) -> Poll<Result<T, JoinError>> {
+    Pin::new(handle).poll(&mut Context::from_waker(waker))
+}
+
+/// Polls a `JoinHandle` that must be ready.
+#[track_caller]
+pub fn expect_ready<T>(handle: &mut JoinHandle<T>) -> Result<T, JoinError> {
+    match poll_handle(handle, Waker::noop()) {
+        Poll::Ready(result) => result,
+        Poll::Pending => panic!("the task should have ended: {handle:?}"),
+    }
+}
