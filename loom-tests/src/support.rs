@@ -44,7 +44,10 @@ where
         PANICS.with(|p| p.set(0));
         f();
         let panics = PANICS.with(|p| p.get());
-        assert_eq!(panics, 0, "a panic was caught during this iteration (see above)");
+        assert_eq!(
+            panics, 0,
+            "a panic was caught during this iteration (see above)"
+        );
     });
 }
 
@@ -134,5 +137,42 @@ pub fn expect_ready<T>(handle: &mut JoinHandle<T>) -> Result<T, JoinError> {
     match poll_handle(handle, Waker::noop()) {
         Poll::Ready(result) => result,
         Poll::Pending => panic!("the task should have ended: {handle:?}"),
+    }
+}
+
+/// A start line for the parties of a race: each calls [`Gate::enter`] as its
+/// first step (the main thread: after spawning the others).
+///
+/// Why: loom 0.7's DPOR keeps only the *last* access to each atomic. When
+/// thread A's plain `load` runs first and thread B then does `load` +
+/// `compare_exchange` on the same word (every transition of the task state
+/// is such a CAS loop), B's own load hides A's load from B's CAS, and the
+/// schedule "B's CAS before A's load" is never explored (tokio-rs/loom#392,
+/// #166). A model then silently checks far fewer interleavings than it
+/// should, e.g. a `JoinHandle` poll that never sees the task complete first.
+/// Entering the gate is a relaxed RMW on one shared atomic: the parties'
+/// first steps conflict, so loom also runs each party first, and from
+/// there explores the interleavings the gap would hide. Relaxed RMWs create
+/// no happens-before edge, so the gate hides no missing synchronization.
+#[derive(Clone, Debug)]
+pub struct Gate(loom::sync::Arc<loom::sync::atomic::AtomicUsize>);
+
+impl Gate {
+    /// A gate nobody has entered.
+    pub fn new() -> Gate {
+        Gate(loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(
+            0,
+        )))
+    }
+
+    /// Marks the start of the caller's part of the race.
+    pub fn enter(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
     }
 }

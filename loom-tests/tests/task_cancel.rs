@@ -27,7 +27,7 @@
 
 use loom::sync::atomic::AtomicUsize as LoomUsize;
 use loom::thread;
-use loom_tests::{expect_ready, model, poll_handle, CountingWaker, DropCount, Token};
+use loom_tests::{expect_ready, model, poll_handle, CountingWaker, DropCount, Gate, Token};
 use runtime::__loom::TestScheduler;
 use runtime::{JoinError, TaskState};
 use std::future::Future;
@@ -80,7 +80,10 @@ impl Future for Scripted {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Token> {
         let this = &mut *self;
-        assert!(!this.probe.in_poll.swap(true, Ordering::SeqCst), "concurrent polls");
+        assert!(
+            !this.probe.in_poll.swap(true, Ordering::SeqCst),
+            "concurrent polls"
+        );
         let n = this.probe.polls.fetch_add(1, Ordering::SeqCst) + 1;
         this.midpoint
             .fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
@@ -121,7 +124,15 @@ fn cancel_racing_polls(ready_on: Option<usize>, self_wake: bool) -> (TaskState, 
     let probe = Probe::default();
     let mut handle = sched.spawn(probe.future(ready_on, self_wake));
     let canceller = handle.cancel_handle();
-    let th = thread::spawn(move || canceller.cancel());
+    let gate = Gate::new();
+    let th = thread::spawn({
+        let gate = gate.clone();
+        move || {
+            gate.enter();
+            canceller.cancel();
+        }
+    });
+    gate.enter();
     sched.tick();
     th.join().unwrap();
     // A cancel that found the task idle queued it once more.
@@ -135,12 +146,19 @@ fn cancel_racing_polls(ready_on: Option<usize>, self_wake: bool) -> (TaskState, 
     match state {
         TaskState::Finished => {
             assert_eq!(Some(polls), ready_on, "Finished without a Ready poll");
-            assert_eq!(probe.output_drops.get(), 0, "the output waits for its handle");
+            assert_eq!(
+                probe.output_drops.get(),
+                0,
+                "the output waits for its handle"
+            );
             let output = expect_ready(&mut handle).expect("Finished");
             drop(output);
         }
         TaskState::Cancelled => {
-            assert!(ready_on.is_none_or(|r| polls < r), "a Ready poll was discarded");
+            assert!(
+                ready_on.is_none_or(|r| polls < r),
+                "a Ready poll was discarded"
+            );
             assert_cancelled(expect_ready(&mut handle));
         }
         other => panic!("unexpected final state {other:?}"),
@@ -190,10 +208,16 @@ fn cancel_and_detach_racing_first_poll() {
         let sched = TestScheduler::new();
         let probe = Probe::default();
         let handle = sched.spawn(probe.future(Some(1), false));
-        let th = thread::spawn(move || {
-            handle.cancel();
-            drop(handle);
+        let gate = Gate::new();
+        let th = thread::spawn({
+            let gate = gate.clone();
+            move || {
+                gate.enter();
+                handle.cancel();
+                drop(handle);
+            }
         });
+        gate.enter();
         sched.tick();
         th.join().unwrap();
         sched.tick();
@@ -217,13 +241,16 @@ fn cancel_before_first_poll_racing_join() {
         let mut handle = sched.spawn(probe.future(Some(1), false));
         handle.cancel();
         assert_eq!(handle.state(), TaskState::Cancelled);
+        let (wakes, waker) = CountingWaker::new();
+        let gate = Gate::new();
         let worker = {
-            let sched = sched.clone();
+            let (sched, gate) = (sched.clone(), gate.clone());
             thread::spawn(move || {
+                gate.enter();
                 sched.tick();
             })
         };
-        let (wakes, waker) = CountingWaker::new();
+        gate.enter();
         let first = poll_handle(&mut handle, &waker);
         worker.join().unwrap();
         match first {
@@ -257,13 +284,23 @@ fn cancel_after_completion() {
         sched.tick();
         assert_eq!(handle.state(), TaskState::Finished);
         let canceller = handle.cancel_handle();
-        let th = thread::spawn(move || {
-            canceller.cancel();
-            assert_eq!(canceller.state(), TaskState::Finished);
+        let gate = Gate::new();
+        let th = thread::spawn({
+            let gate = gate.clone();
+            move || {
+                gate.enter();
+                canceller.cancel();
+                assert_eq!(canceller.state(), TaskState::Finished);
+            }
         });
+        gate.enter();
         let output = expect_ready(&mut handle).expect("cancel after completion changes nothing");
         th.join().unwrap();
-        assert_eq!(sched.queued(), 0, "a cancel after completion scheduled the task");
+        assert_eq!(
+            sched.queued(),
+            0,
+            "a cancel after completion scheduled the task"
+        );
         assert_eq!(handle.state(), TaskState::Finished);
         drop(output);
         drop(handle);

@@ -39,7 +39,7 @@
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{expect_ready, model, DropCount, Token};
+use loom_tests::{expect_ready, model, DropCount, Gate, Token};
 use runtime::__loom::TestScheduler;
 use runtime::TaskState;
 use std::future::Future;
@@ -104,16 +104,22 @@ fn wake_racing_repoll(wake: Wake, detach: bool) {
         assert_eq!(sched.queued(), 1, "a self-wake requeues the task");
         let waker = handoff.lock().unwrap().take().unwrap();
 
-        let waker_thread = thread::spawn(move || {
-            flag.store(true, Ordering::Release);
-            match wake {
-                Wake::ByVal => waker.wake(),
-                Wake::ByRef => {
-                    waker.wake_by_ref();
-                    drop(waker);
+        let gate = Gate::new();
+        let waker_thread = thread::spawn({
+            let gate = gate.clone();
+            move || {
+                gate.enter();
+                flag.store(true, Ordering::Release);
+                match wake {
+                    Wake::ByVal => waker.wake(),
+                    Wake::ByRef => {
+                        waker.wake_by_ref();
+                        drop(waker);
+                    }
                 }
             }
         });
+        gate.enter();
         if detach {
             // Dropping the handle races the wake too.
             handle = None;
@@ -177,10 +183,16 @@ fn wake_by_ref_of_a_queued_task() {
         // Poll 1 hands out the waker and wakes itself: NOTIFIED and queued.
         sched.tick_one();
         let waker: Waker = handoff.lock().unwrap().take().unwrap();
-        let th = thread::spawn(move || {
-            flag.store(true, Ordering::Release);
-            waker.wake_by_ref();
+        let gate = Gate::new();
+        let th = thread::spawn({
+            let gate = gate.clone();
+            move || {
+                gate.enter();
+                flag.store(true, Ordering::Release);
+                waker.wake_by_ref();
+            }
         });
+        gate.enter();
         sched.tick();
         th.join().unwrap();
         sched.tick();
