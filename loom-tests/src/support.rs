@@ -12,7 +12,7 @@ use runtime::{JoinError, JoinHandle};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -131,6 +131,15 @@ pub fn poll_handle<T>(handle: &mut JoinHandle<T>, waker: &Waker) -> Poll<Result<
     Pin::new(handle).poll(&mut Context::from_waker(waker))
 }
 
+/// Checks that a task's result is the cancellation error.
+#[track_caller]
+pub fn assert_cancelled<T: std::fmt::Debug>(result: Result<T, JoinError>) {
+    match result {
+        Err(err) => assert!(err.is_cancelled(), "expected Cancelled, got {err}"),
+        Ok(value) => panic!("expected Cancelled, got Ok({value:?})"),
+    }
+}
+
 /// Polls a `JoinHandle` that must be ready.
 #[track_caller]
 pub fn expect_ready<T>(handle: &mut JoinHandle<T>) -> Result<T, JoinError> {
@@ -174,5 +183,83 @@ impl Gate {
 impl Default for Gate {
     fn default() -> Self {
         Gate::new()
+    }
+}
+
+/// What the test can see of a [`Scripted`] future.
+#[derive(Clone, Debug, Default)]
+pub struct Probe {
+    polls: Arc<AtomicUsize>,
+    in_poll: Arc<AtomicBool>,
+    /// Drops of the future.
+    pub future_drops: DropCount,
+    /// Drops of the output (inside the future until it is returned).
+    pub output_drops: DropCount,
+}
+
+impl Probe {
+    /// Polls so far.
+    pub fn polls(&self) -> usize {
+        self.polls.load(Ordering::SeqCst)
+    }
+
+    /// A future that returns `Ready` on poll number `ready_on` (1-based; never
+    /// if `None`), and `Pending` before, waking itself if `self_wake`.
+    pub fn future(&self, ready_on: Option<usize>, self_wake: bool) -> Scripted {
+        Scripted {
+            probe: self.clone(),
+            midpoint: loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0)),
+            ready_on,
+            self_wake,
+            output: Some(self.output_drops.token()),
+            _token: self.future_drops.token(),
+        }
+    }
+}
+
+/// See [`Probe::future`].
+#[derive(Debug)]
+pub struct Scripted {
+    probe: Probe,
+    /// A loom atomic touched mid-poll: a point where loom may switch threads
+    /// while the future is being polled.
+    midpoint: loom::sync::Arc<loom::sync::atomic::AtomicUsize>,
+    ready_on: Option<usize>,
+    self_wake: bool,
+    output: Option<Token>,
+    _token: Token,
+}
+
+impl Future for Scripted {
+    type Output = Token;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Token> {
+        let this = &mut *self;
+        assert!(
+            !this.probe.in_poll.swap(true, Ordering::SeqCst),
+            "concurrent polls"
+        );
+        let n = this.probe.polls.fetch_add(1, Ordering::SeqCst) + 1;
+        this.midpoint
+            .fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
+        let result = if this.ready_on == Some(n) {
+            Poll::Ready(this.output.take().expect("polled after Ready"))
+        } else {
+            if this.self_wake {
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        };
+        this.probe.in_poll.store(false, Ordering::SeqCst);
+        result
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        assert!(
+            !self.probe.in_poll.load(Ordering::SeqCst),
+            "the future was dropped while being polled"
+        );
     }
 }

@@ -25,96 +25,12 @@
 
 #![cfg(loom)]
 
-use loom::sync::atomic::AtomicUsize as LoomUsize;
 use loom::thread;
-use loom_tests::{expect_ready, model, poll_handle, CountingWaker, DropCount, Gate, Token};
+use loom_tests::{assert_cancelled, expect_ready, model, poll_handle, CountingWaker, Gate, Probe};
 use runtime::__loom::TestScheduler;
-use runtime::{JoinError, TaskState};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use runtime::TaskState;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-
-/// What the test can see of a [`Scripted`] future.
-#[derive(Clone, Default)]
-struct Probe {
-    polls: Arc<AtomicUsize>,
-    in_poll: Arc<AtomicBool>,
-    future_drops: DropCount,
-    output_drops: DropCount,
-}
-
-impl Probe {
-    fn polls(&self) -> usize {
-        self.polls.load(Ordering::SeqCst)
-    }
-
-    /// A future that returns `Ready` on poll number `ready_on` (1-based; never
-    /// if `None`), and `Pending` before, waking itself if `self_wake`.
-    fn future(&self, ready_on: Option<usize>, self_wake: bool) -> Scripted {
-        Scripted {
-            probe: self.clone(),
-            midpoint: loom::sync::Arc::new(LoomUsize::new(0)),
-            ready_on,
-            self_wake,
-            output: Some(self.output_drops.token()),
-            _token: self.future_drops.token(),
-        }
-    }
-}
-
-struct Scripted {
-    probe: Probe,
-    /// A loom atomic touched mid-poll: a point where loom may switch threads
-    /// while the future is being polled.
-    midpoint: loom::sync::Arc<LoomUsize>,
-    ready_on: Option<usize>,
-    self_wake: bool,
-    output: Option<Token>,
-    _token: Token,
-}
-
-impl Future for Scripted {
-    type Output = Token;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Token> {
-        let this = &mut *self;
-        assert!(
-            !this.probe.in_poll.swap(true, Ordering::SeqCst),
-            "concurrent polls"
-        );
-        let n = this.probe.polls.fetch_add(1, Ordering::SeqCst) + 1;
-        this.midpoint
-            .fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
-        let result = if this.ready_on == Some(n) {
-            Poll::Ready(this.output.take().expect("polled after Ready"))
-        } else {
-            if this.self_wake {
-                cx.waker().wake_by_ref();
-            }
-            Poll::Pending
-        };
-        this.probe.in_poll.store(false, Ordering::SeqCst);
-        result
-    }
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        assert!(
-            !self.probe.in_poll.load(Ordering::SeqCst),
-            "the future was dropped while being polled"
-        );
-    }
-}
-
-fn assert_cancelled<T: std::fmt::Debug>(result: Result<T, JoinError>) {
-    match result {
-        Err(err) => assert!(err.is_cancelled(), "{err}"),
-        Ok(value) => panic!("expected Cancelled, got Ok({value:?})"),
-    }
-}
+use std::task::Poll;
 
 /// Cancel (from another thread) racing the task's polls on the main thread.
 /// Returns the final state and the poll count; checks drops and leaks.
