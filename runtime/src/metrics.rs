@@ -109,6 +109,12 @@ impl RuntimeMetrics {
         }
     }
 
+    /// Timers registered (sleeps, timeouts, intervals) and not yet fired
+    /// or dropped.
+    pub fn active_timers(&self) -> usize {
+        self.handle.time().active_timers()
+    }
+
     /// Threads in the blocking pool.
     pub fn blocking_threads(&self) -> usize {
         self.handle.blocking().num_threads()

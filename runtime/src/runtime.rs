@@ -75,6 +75,7 @@ pub struct Builder {
     global_queue_interval: u32,
     event_interval: u32,
     long_poll_warning: Option<Duration>,
+    start_paused: bool,
 }
 
 impl Builder {
@@ -105,6 +106,7 @@ impl Builder {
             global_queue_interval: 31,
             event_interval: 61,
             long_poll_warning: None,
+            start_paused: false,
         }
     }
 
@@ -193,6 +195,14 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime's clock paused (current_thread only; for tests):
+    /// time moves only by `time::advance`, or jumps to the next timer when
+    /// the runtime is idle.
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
+        self
+    }
+
     /// Builds the runtime. Invalid settings give `ErrorKind::InvalidInput`;
     /// failing to start a thread gives the OS error.
     pub fn build(&mut self) -> io::Result<Runtime> {
@@ -219,6 +229,9 @@ impl Builder {
         if self.event_interval == 0 {
             return invalid("event_interval must be at least 1");
         }
+        if self.start_paused && self.flavor == Flavor::MultiThread {
+            return invalid("start_paused requires the current_thread flavor");
+        }
         if self.ring_entries == 0 || self.ring_entries > 32768 {
             return invalid("ring_entries must be between 1 and 32768");
         }
@@ -233,6 +246,7 @@ impl Builder {
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
             long_poll_warning: self.long_poll_warning,
+            start_paused: self.start_paused,
         };
         let blocking = BlockingPool::new(PoolConfig {
             max_threads: self.max_blocking_threads,
@@ -242,13 +256,15 @@ impl Builder {
             on_thread_stop: self.on_thread_stop.clone(),
         });
 
+        let mut rings = self.rings(worker_threads)?;
         let (handle, workers) = match self.flavor {
             Flavor::CurrentThread => {
-                let shared = current_thread::build(config, blocking.clone());
+                let ring = rings.pop().flatten();
+                let shared = current_thread::build(config, blocking.clone(), ring);
                 (scheduler::Handle::CurrentThread(shared), Vec::new())
             }
             Flavor::MultiThread => {
-                let (shared, launches) = multi_thread::build(config, blocking.clone());
+                let (shared, launches) = multi_thread::build(config, blocking.clone(), rings);
                 let workers = multi_thread::launch(&shared, launches)?;
                 (scheduler::Handle::MultiThread(shared), workers)
             }
@@ -260,6 +276,36 @@ impl Builder {
             blocking,
             shut_down: false,
         })
+    }
+}
+
+impl Builder {
+    /// One io_uring ring per worker, as `io_driver` asks. `IoDriver::Auto`
+    /// falls back to no ring at all when io_uring cannot be set up (old
+    /// kernel, `kernel.io_uring_disabled`, a seccomp profile): tasks and
+    /// timers then work and I/O operations fail with `Unsupported`, until
+    /// the epoll driver exists.
+    fn rings(&self, count: usize) -> io::Result<Vec<Option<crate::driver::Driver>>> {
+        if self.io_driver == IoDriver::Epoll {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the epoll I/O driver is not implemented yet; use IoDriver::IoUring or Auto",
+            ));
+        }
+        let mut rings = Vec::with_capacity(count);
+        for _ in 0..count {
+            match crate::driver::Driver::new(self.ring_entries) {
+                Ok((driver, _handle)) => rings.push(Some(driver)),
+                Err(err) if self.io_driver == IoDriver::IoUring => {
+                    return Err(io::Error::new(
+                        err.kind(),
+                        format!("cannot set up an io_uring ring: {err}"),
+                    ));
+                }
+                Err(_) => return Ok((0..count).map(|_| None).collect()),
+            }
+        }
+        Ok(rings)
     }
 }
 

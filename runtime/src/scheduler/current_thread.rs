@@ -2,18 +2,19 @@
 //! inside `block_on`. The same task core as the multi-thread flavor; no
 //! stealing, no worker threads.
 
-use super::park::{Parker, Unparker};
+use super::park::{Park, Parker, Unpark, Unparker};
 use super::{context, coop, Config, Handle};
 use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
 use crate::task::list::OwnedTasks;
 use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::time::driver::TimeDriver;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -23,34 +24,38 @@ type Runnable = Notified<Arc<Shared>>;
 pub(crate) struct Shared {
     queue: Mutex<VecDeque<Runnable>>,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) time: TimeDriver,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
-    /// The driver's parker, held by the thread in `block_on` while it
-    /// drives; `None` while taken.
-    core: Mutex<Option<Parker>>,
+    /// The driver's ring (or parker), held by the thread in `block_on`
+    /// while it drives; `None` while taken.
+    core: Mutex<Option<Park>>,
     /// Wakes whichever thread drives (set when the runtime is built).
-    driver: Unparker,
+    driver: Unpark,
     /// `block_on` threads waiting for the driver's parker to come back.
     waiters: Mutex<Vec<Unparker>>,
     shutdown: AtomicBool,
     pub(crate) panicked: AtomicBool,
-    spawned: AtomicU64,
     pub(crate) stats: WorkerStats,
 }
 
-pub(crate) fn build(config: Config, blocking: BlockingPool) -> Arc<Shared> {
-    let parker = Parker::new();
+pub(crate) fn build(
+    config: Config,
+    blocking: BlockingPool,
+    ring: Option<crate::driver::Driver>,
+) -> Arc<Shared> {
+    let park = Park::new(ring);
     Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         owned: OwnedTasks::new(1),
+        time: TimeDriver::new(1, config.start_paused),
         config,
         blocking,
-        driver: parker.unparker(),
-        core: Mutex::new(Some(parker)),
+        driver: park.unparker(),
+        core: Mutex::new(Some(park)),
         waiters: Mutex::new(Vec::new()),
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
-        spawned: AtomicU64::new(0),
         stats: WorkerStats::default(),
     })
 }
@@ -67,7 +72,6 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (task, notified, join) = new_task(future, self.clone(), name, location);
-        self.spawned.fetch_add(1, Ordering::Relaxed);
         match self.owned.bind(task) {
             Ok(()) => self.schedule(notified),
             Err(task) => {
@@ -79,7 +83,7 @@ impl Shared {
     }
 
     pub(crate) fn spawned_tasks(&self) -> u64 {
-        self.spawned.load(Ordering::Relaxed)
+        self.owned.bound_total()
     }
 
     pub(crate) fn queue_depth(&self) -> usize {
@@ -94,6 +98,21 @@ impl Shared {
         // reference may go with it, and freeing a task runs user code.
         let queued = std::mem::take(&mut *self.queue.lock());
         drop(queued);
+        // The futures just dropped cancelled their I/O; the kernel must be
+        // done with every buffer before the ring may close.
+        if let Some(park) = self.core.lock().as_ref() {
+            park.shutdown();
+        }
+        self.driver.unpark();
+    }
+
+    pub(crate) fn driver_handle(&self) -> Option<crate::driver::DriverHandle> {
+        self.driver.ring().cloned()
+    }
+
+    /// A timer was registered: the driving thread, if asleep, must
+    /// recompute its timeout.
+    pub(crate) fn wake_driver_from_elsewhere(&self) {
         self.driver.unpark();
     }
 
@@ -131,7 +150,7 @@ impl Schedule for Arc<Shared> {
 /// Wakes the root future of a `block_on`.
 struct RootWake {
     woken: AtomicBool,
-    unparker: Unparker,
+    unparker: Unpark,
 }
 
 impl Wake for RootWake {
@@ -153,10 +172,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         // Taken in its own statement: an `if let` would hold the lock for
         // its whole body, and the guard below takes it again.
         let core = shared.core.lock().take();
-        if let Some(parker) = core {
+        if let Some(park) = core {
             let core = CoreGuard {
                 shared,
-                parker: Some(parker),
+                park: Some(park),
                 // As for multi_thread: only a shutdown during this call is reported.
                 panicked_before: shared.panicked.load(Ordering::Acquire),
             };
@@ -174,21 +193,22 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     }
 }
 
-/// Holds the driver's parker; gives it back (and wakes a waiting
+/// Holds the driver's ring; gives it back (and wakes a waiting
 /// `block_on`) when dropped, even by a panic.
 struct CoreGuard<'a> {
     shared: &'a Arc<Shared>,
-    parker: Option<Parker>,
+    park: Option<Park>,
     panicked_before: bool,
 }
 
 impl CoreGuard<'_> {
     fn drive<F: Future>(&self, mut future: Pin<&mut F>) -> F::Output {
         let shared = self.shared;
-        let parker = self.parker.as_ref().expect("the core is held");
+        let park = self.park.as_ref().expect("the core is held");
+        let _ring = park.enter();
         let root = Arc::new(RootWake {
             woken: AtomicBool::new(true),
-            unparker: parker.unparker(),
+            unparker: park.unparker(),
         });
         let waker = Waker::from(root.clone());
         let mut cx = Context::from_waker(&waker);
@@ -214,12 +234,19 @@ impl CoreGuard<'_> {
                 ran += 1;
             }
             self.check_panicked();
-            if ran == 0 && !root.woken.load(Ordering::Acquire) {
-                shared.stats.add_busy(busy_since.elapsed());
-                shared.stats.parks.fetch_add(1, Ordering::Relaxed);
-                parker.park();
-                busy_since = Instant::now();
+            park.poll();
+            if shared.time.process(0) > 0 || ran > 0 || root.woken.load(Ordering::Acquire) {
+                continue;
             }
+            // Nothing to run. A paused clock jumps to the next timer instead
+            // of sleeping until it.
+            if shared.time.clock().is_paused() && shared.time.advance_paused_to_next() {
+                continue;
+            }
+            shared.stats.add_busy(busy_since.elapsed());
+            shared.stats.parks.fetch_add(1, Ordering::Relaxed);
+            park.park_timeout(shared.time.park_timeout(0));
+            busy_since = Instant::now();
         }
     }
 
@@ -236,7 +263,7 @@ impl CoreGuard<'_> {
 
 impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
-        *self.shared.core.lock() = self.parker.take();
+        *self.shared.core.lock() = self.park.take();
         let waiters = std::mem::take(&mut *self.shared.waiters.lock());
         for waiter in waiters {
             waiter.unpark();

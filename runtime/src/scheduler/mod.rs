@@ -28,6 +28,7 @@ pub(crate) struct Config {
     pub(crate) on_thread_start: Option<Callback>,
     pub(crate) on_thread_stop: Option<Callback>,
     pub(crate) long_poll_warning: Option<Duration>,
+    pub(crate) start_paused: bool,
 }
 
 /// A runtime of either flavor.
@@ -65,6 +66,52 @@ impl Handle {
         match self {
             Handle::CurrentThread(shared) => &shared.blocking,
             Handle::MultiThread(shared) => &shared.blocking,
+        }
+    }
+
+    pub(crate) fn time(&self) -> &crate::time::driver::TimeDriver {
+        match self {
+            Handle::CurrentThread(shared) => &shared.time,
+            Handle::MultiThread(shared) => &shared.time,
+        }
+    }
+
+    /// The timer wheel a sleep first polled on this thread registers in:
+    /// the current worker's, or shard 0 off the workers.
+    pub(crate) fn timer_shard(&self) -> usize {
+        match self {
+            Handle::CurrentThread(_) => 0,
+            Handle::MultiThread(shared) => multi_thread::current_worker_index(shared).unwrap_or(0),
+        }
+    }
+
+    /// A timer was registered in `shard`: if that shard's owner may be
+    /// asleep with a later timeout (it is not this thread), wake it so it
+    /// recomputes its timeout.
+    pub(crate) fn timer_registered(&self, shard: usize) {
+        match self {
+            Handle::CurrentThread(shared) => shared.wake_driver_from_elsewhere(),
+            Handle::MultiThread(shared) => {
+                if multi_thread::current_worker_index(shared) != Some(shard) {
+                    shared.unpark_worker(shard);
+                }
+            }
+        }
+    }
+
+    /// A ring to start an operation on from a thread that owns none.
+    pub(crate) fn driver_handle(&self) -> Option<crate::driver::DriverHandle> {
+        match self {
+            Handle::CurrentThread(shared) => shared.driver_handle(),
+            Handle::MultiThread(shared) => shared.driver_handle(),
+        }
+    }
+
+    /// Fires every due timer of every shard (after `time::advance`).
+    pub(crate) fn fire_timers(&self) {
+        let time = self.time();
+        for shard in 0..time.num_shards() {
+            time.process(shard);
         }
     }
 

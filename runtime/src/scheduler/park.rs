@@ -1,14 +1,18 @@
 //! The parking seam: how an idle thread sleeps until it is woken.
 //!
-//! A condvar parker for now; the workers' io_uring rings take its place for
-//! the worker threads when the I/O driver lands. The state word makes an
-//! `unpark` before `park` count (the park returns at once), so a wake-up
-//! can never fall between a thread's last look at its queues and its sleep.
+//! A worker (or the thread driving a current_thread runtime) sleeps in its
+//! io_uring ring ([`Park::Ring`]): completions, its nearest timer and other
+//! threads' wake-ups (an eventfd) all end the wait. [`Parker`] is the
+//! condvar alternative, for threads that own no ring (a multi-thread
+//! `block_on`). Either way an `unpark` before `park` counts (the park
+//! returns at once), so a wake-up can never fall between a thread's last
+//! look at its queues and its sleep.
 
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
+use std::time::Duration;
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
@@ -48,6 +52,39 @@ impl Parker {
         Unparker {
             inner: self.inner.clone(),
         }
+    }
+
+    /// Blocks until unparked or until `timeout` passes (forever if `None`).
+    pub(crate) fn park_timeout(&self, timeout: Option<Duration>) {
+        match timeout {
+            None => self.park(),
+            Some(timeout) => self.park_for(timeout),
+        }
+    }
+
+    fn park_for(&self, timeout: Duration) {
+        let inner = &*self.inner;
+        if inner
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            || timeout.is_zero()
+        {
+            return;
+        }
+        let mut guard = inner.lock.lock();
+        if inner
+            .state
+            .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            inner.state.store(EMPTY, Ordering::SeqCst);
+            return;
+        }
+        let _ = inner.cvar.wait_for(&mut guard, timeout);
+        // Woken, timed out, or spurious: either way no longer parked, and a
+        // pending unpark is consumed (the caller re-checks its conditions).
+        inner.state.store(EMPTY, Ordering::SeqCst);
     }
 
     /// Blocks until unparked (returns at once if an unpark is pending).
@@ -109,6 +146,120 @@ impl Unparker {
 }
 
 impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.unpark();
+    }
+}
+
+/// How a runtime thread that may own a ring sleeps.
+pub(crate) enum Park {
+    /// The thread's io_uring ring (boxed: it is large, and built once).
+    Ring(Box<crate::driver::OwnedRing>),
+    /// A condvar (a runtime built without a ring).
+    Condvar(Parker),
+}
+
+/// Wakes a [`Park`] from any thread.
+#[derive(Clone, Debug)]
+pub(crate) enum Unpark {
+    Ring(crate::driver::DriverHandle),
+    Condvar(Unparker),
+}
+
+impl Park {
+    pub(crate) fn new(ring: Option<crate::driver::Driver>) -> Park {
+        match ring {
+            Some(driver) => Park::Ring(Box::new(crate::driver::OwnedRing::new(driver))),
+            None => Park::Condvar(Parker::new()),
+        }
+    }
+
+    /// Sleeps until woken, a completion arrives, or `timeout` passes;
+    /// reaps every completion (waking its task) before returning.
+    pub(crate) fn park_timeout(&self, timeout: Option<Duration>) {
+        match self {
+            Park::Ring(ring) => {
+                // Transient errors (EINTR, EBUSY, ETIME) are absorbed by
+                // the driver; anything else means the ring is broken, and
+                // all we can do is say so and not spin on it.
+                if let Err(err) = ring.driver.borrow_mut().park(timeout) {
+                    eprintln!("runtime: io_uring wait failed: {err}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            Park::Condvar(parker) => parker.park_timeout(timeout),
+        }
+    }
+
+    /// Reaps completions without blocking (a memory read when there are none).
+    pub(crate) fn poll(&self) {
+        if let Park::Ring(ring) = self {
+            if let Ok(mut driver) = ring.driver.try_borrow_mut() {
+                let _ = driver.poll();
+            }
+        }
+    }
+
+    pub(crate) fn unparker(&self) -> Unpark {
+        match self {
+            Park::Ring(ring) => Unpark::Ring(ring.handle.clone()),
+            Park::Condvar(parker) => Unpark::Condvar(parker.unparker()),
+        }
+    }
+
+    /// Makes the ring this thread's ring (for submissions) until the guard drops.
+    pub(crate) fn enter(&self) -> Option<crate::driver::context::CurrentGuard<'_>> {
+        match self {
+            Park::Ring(ring) => Some(crate::driver::set_current(ring)),
+            Park::Condvar(_) => None,
+        }
+    }
+
+    /// Cancels every operation in flight on the ring and waits for the
+    /// kernel to finish with them.
+    pub(crate) fn shutdown(&self) {
+        if let Park::Ring(ring) = self {
+            ring.driver.borrow_mut().shutdown();
+        }
+    }
+
+    /// Operations submitted and completed on the ring so far.
+    pub(crate) fn io_counts(&self) -> (u64, u64) {
+        match self {
+            Park::Ring(ring) => match ring.driver.try_borrow() {
+                Ok(driver) => {
+                    let stats = driver.stats();
+                    (stats.submitted, stats.completed)
+                }
+                Err(_) => (0, 0),
+            },
+            Park::Condvar(_) => (0, 0),
+        }
+    }
+}
+
+impl Unpark {
+    pub(crate) fn unpark(&self) {
+        match self {
+            Unpark::Ring(handle) => handle.unpark(),
+            Unpark::Condvar(unparker) => unparker.unpark(),
+        }
+    }
+
+    /// The ring's handle, for submitting from a thread that owns no ring.
+    pub(crate) fn ring(&self) -> Option<&crate::driver::DriverHandle> {
+        match self {
+            Unpark::Ring(handle) => Some(handle),
+            Unpark::Condvar(_) => None,
+        }
+    }
+}
+
+impl Wake for Unpark {
     fn wake(self: Arc<Self>) {
         self.unpark();
     }

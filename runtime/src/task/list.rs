@@ -12,7 +12,7 @@
 use super::core::Header;
 use super::raw::RawTask;
 use super::{Schedule, Task};
-use crate::loom::{AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::loom::{Mutex, UnsafeCell};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
@@ -35,6 +35,11 @@ struct Shard {
     head: Option<NonNull<Header>>,
     /// Set by `close`; a closed shard takes no new task.
     closed: bool,
+    /// Tasks listed now, and ever bound: counted under the lock that
+    /// `bind` and `remove` hold anyway, rather than in shared atomics that
+    /// every spawn on every worker would bounce between cores.
+    len: usize,
+    bound: u64,
 }
 
 // SAFETY: the pointers are only followed under the shard's lock, and the
@@ -49,28 +54,30 @@ unsafe impl Send for Shard {}
 /// header is live (the registry holds a reference).
 unsafe fn prev(node: NonNull<Header>) -> Option<NonNull<Header>> {
     // SAFETY: see above.
-    unsafe { node.as_ref() }.links.prev.with(|p| unsafe { *p })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.prev.with(|p| unsafe { *p })
 }
 
 unsafe fn next(node: NonNull<Header>) -> Option<NonNull<Header>> {
     // SAFETY: see above.
-    unsafe { node.as_ref() }.links.next.with(|p| unsafe { *p })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.next.with(|p| unsafe { *p })
 }
 
 unsafe fn set_prev(node: NonNull<Header>, value: Option<NonNull<Header>>) {
     // SAFETY: see above.
-    unsafe { node.as_ref() }
-        .links
-        .prev
-        .with_mut(|p| unsafe { *p = value })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.prev.with_mut(|p| unsafe { *p = value })
 }
 
 unsafe fn set_next(node: NonNull<Header>, value: Option<NonNull<Header>>) {
     // SAFETY: see above.
-    unsafe { node.as_ref() }
-        .links
-        .next
-        .with_mut(|p| unsafe { *p = value })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.next.with_mut(|p| unsafe { *p = value })
 }
 
 impl Shard {
@@ -129,7 +136,6 @@ pub(crate) struct OwnedTasks<S: 'static> {
     shards: Box<[Mutex<Shard>]>,
     /// Shard count minus one; the count is a power of two.
     mask: usize,
-    live: AtomicUsize,
     _scheduler: PhantomData<fn(S)>,
 }
 
@@ -142,13 +148,14 @@ impl<S: Schedule> OwnedTasks<S> {
                 Mutex::new(Shard {
                     head: None,
                     closed: false,
+                    len: 0,
+                    bound: 0,
                 })
             })
             .collect();
         OwnedTasks {
             shards,
             mask: count - 1,
-            live: AtomicUsize::new(0),
             _scheduler: PhantomData,
         }
     }
@@ -169,8 +176,8 @@ impl<S: Schedule> OwnedTasks<S> {
         }
         // SAFETY: the lock is held and a new task is in no list.
         unsafe { shard.push_front(node) };
-        // Relaxed: a statistic, read by metrics only.
-        self.live.fetch_add(1, Ordering::Relaxed);
+        shard.len += 1;
+        shard.bound += 1;
         std::mem::forget(task);
         Ok(())
     }
@@ -182,12 +189,13 @@ impl<S: Schedule> OwnedTasks<S> {
         let removed = {
             let mut shard = self.shard(node).lock();
             // SAFETY: the lock is held; tasks only enter their own shard.
-            unsafe { shard.remove(node) }
+            let removed = unsafe { shard.remove(node) };
+            shard.len -= usize::from(removed);
+            removed
         };
         if !removed {
             return None;
         }
-        self.live.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: the registry owned a reference to every listed task.
         Some(unsafe { Task::from_raw(task.raw()) })
     }
@@ -201,20 +209,28 @@ impl<S: Schedule> OwnedTasks<S> {
         }
         for shard in self.shards.iter() {
             loop {
-                // SAFETY: the lock is held for the duration of the pop.
-                let Some(node) = (unsafe { shard.lock().pop_front() }) else {
-                    break;
+                let popped = {
+                    let mut shard = shard.lock();
+                    // SAFETY: the lock is held for the duration of the pop.
+                    let popped = unsafe { shard.pop_front() };
+                    shard.len -= usize::from(popped.is_some());
+                    popped
                 };
-                self.live.fetch_sub(1, Ordering::Relaxed);
+                let Some(node) = popped else { break };
                 // SAFETY: the popped registry reference is handed to shutdown.
                 unsafe { RawTask::from_raw(node).shutdown() };
             }
         }
     }
 
-    /// Tasks registered and not yet completed.
+    /// Tasks registered and not yet completed (takes every shard's lock).
     pub(crate) fn live(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.shards.iter().map(|shard| shard.lock().len).sum()
+    }
+
+    /// Tasks ever registered (takes every shard's lock).
+    pub(crate) fn bound_total(&self) -> u64 {
+        self.shards.iter().map(|shard| shard.lock().bound).sum()
     }
 }
 

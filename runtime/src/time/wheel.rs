@@ -168,6 +168,7 @@ impl<T> Wheel<T> {
     /// stopped, which is its `now` if it returned `None` and the returned
     /// timer's deadline otherwise (0 for a new wheel). It never decreases,
     /// and every timer with an earlier deadline has fired.
+    #[cfg_attr(not(test), allow(dead_code))] // the driver reads the clock instead
     pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
@@ -178,6 +179,7 @@ impl<T> Wheel<T> {
     }
 
     /// Whether no timer is pending.
+    #[cfg_attr(not(test), allow(dead_code))] // the driver only needs `len`
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -220,6 +222,16 @@ impl<T> Wheel<T> {
         debug_assert!(entry.value.is_some(), "a live generation on a vacant entry");
         self.unlink(key.index);
         Some(self.release(key.index).1)
+    }
+
+    /// The value of the pending timer named by `key`, or `None` if the key
+    /// is stale.
+    pub(crate) fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
+        let entry = self.entries.get_mut(key.index as usize)?;
+        if entry.generation != key.generation {
+            return None;
+        }
+        entry.value.as_mut()
     }
 
     /// When the next timer may be due: the start of the earliest non-empty

@@ -102,6 +102,21 @@ impl Idle {
         !self.sleepers.lock().contains(&index)
     }
 
+    /// A parked worker woke by itself (its timer) with work to do: takes it
+    /// off the list as unparked, not searching. `false` if it was notified
+    /// meanwhile (then it is already unparked, and counted as searching).
+    pub(crate) fn unpark_worker_by_id(&self, index: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        match sleepers.iter().position(|&sleeper| sleeper == index) {
+            Some(at) => {
+                sleepers.swap_remove(at);
+                self.state.fetch_add(UNPARKED_ONE, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Wakes every parked worker's bookkeeping (shutdown): takes them all off
     /// the list and returns their indices.
     pub(crate) fn unpark_all(&self) -> Vec<usize> {

@@ -10,22 +10,23 @@ use self::idle::Idle;
 // The loom models reach the idle protocol through `crate::__loom`.
 #[cfg(loom)]
 pub(crate) use self::idle::Idle;
-use super::park::{Parker, Unparker};
+use super::park::{Park, Unpark, Unparker};
 use super::Config;
 use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
 use crate::task::list::OwnedTasks;
 use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::time::driver::TimeDriver;
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use self::worker::block_on;
+pub(crate) use self::worker::{block_on, current_worker_index};
 
 type Runnable = Notified<Arc<Shared>>;
 
@@ -35,13 +36,13 @@ pub(crate) struct Shared {
     remotes: Box<[Remote]>,
     idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) time: TimeDriver,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
     /// Set once; workers leave their loop when they see it.
     shutdown: AtomicBool,
     /// A task panicked under `UnhandledPanic::ShutdownRuntime`.
     pub(crate) panicked: AtomicBool,
-    spawned: AtomicU64,
     /// Workers still running, and a condvar to wait for them to end.
     running_workers: Mutex<usize>,
     workers_done: Condvar,
@@ -66,39 +67,41 @@ impl Drop for BlockOnRegistration<'_> {
 /// What other threads may touch of one worker.
 struct Remote {
     stealer: Stealer<Runnable>,
-    unparker: Unparker,
+    unparker: Unpark,
     stats: CachePadded<WorkerStats>,
 }
 
-/// Builds the shared state and the parts each worker thread takes along.
-pub(crate) fn build(config: Config, blocking: BlockingPool) -> (Arc<Shared>, Vec<worker::Launch>) {
+/// Builds the shared state and the parts each worker thread takes along;
+/// `rings` has one entry per worker (`None`: park on a condvar).
+pub(crate) fn build(
+    config: Config,
+    blocking: BlockingPool,
+    rings: Vec<Option<crate::driver::Driver>>,
+) -> (Arc<Shared>, Vec<worker::Launch>) {
     let n = config.worker_threads;
+    debug_assert_eq!(rings.len(), n);
     let mut remotes = Vec::with_capacity(n);
     let mut launches = Vec::with_capacity(n);
-    for index in 0..n {
+    for (index, ring) in rings.into_iter().enumerate() {
         let local = crossbeam_deque::Worker::new_fifo();
-        let parker = Parker::new();
+        let park = Park::new(ring);
         remotes.push(Remote {
             stealer: local.stealer(),
-            unparker: parker.unparker(),
+            unparker: park.unparker(),
             stats: CachePadded::new(WorkerStats::default()),
         });
-        launches.push(worker::Launch {
-            index,
-            local,
-            parker,
-        });
+        launches.push(worker::Launch { index, local, park });
     }
     let shared = Arc::new(Shared {
         injector: Injector::new(),
         remotes: remotes.into_boxed_slice(),
         idle: Idle::new(n),
         owned: OwnedTasks::new(4 * n),
+        time: TimeDriver::new(n, false),
         config,
         blocking,
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
-        spawned: AtomicU64::new(0),
         running_workers: Mutex::new(n),
         workers_done: Condvar::new(),
         block_on_waiters: Mutex::new(Vec::new()),
@@ -147,7 +150,6 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (task, notified, join) = new_task(future, self.clone(), name, location);
-        self.spawned.fetch_add(1, Ordering::Relaxed);
         match self.owned.bind(task) {
             Ok(()) => self.schedule_task(notified, false),
             Err(task) => {
@@ -218,12 +220,25 @@ impl Shared {
         }
     }
 
+    /// A ring to hand an operation to from a thread that owns none; spread
+    /// over the workers.
+    pub(crate) fn driver_handle(&self) -> Option<crate::driver::DriverHandle> {
+        use std::sync::atomic::AtomicUsize;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let index = NEXT.fetch_add(1, Ordering::Relaxed) % self.remotes.len();
+        self.remotes[index].unparker.ring().cloned()
+    }
+
+    pub(crate) fn unpark_worker(&self, index: usize) {
+        self.remotes[index].unparker.unpark();
+    }
+
     pub(crate) fn num_workers(&self) -> usize {
         self.remotes.len()
     }
 
     pub(crate) fn spawned_tasks(&self) -> u64 {
-        self.spawned.load(Ordering::Relaxed)
+        self.owned.bound_total()
     }
 
     pub(crate) fn injection_queue_depth(&self) -> usize {

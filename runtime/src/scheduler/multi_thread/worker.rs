@@ -8,7 +8,7 @@
 use super::{Runnable, Shared};
 use crate::scheduler::context;
 use crate::scheduler::coop;
-use crate::scheduler::park::Parker;
+use crate::scheduler::park::{Park, Parker};
 use crate::scheduler::Handle;
 use crossbeam_deque::{Steal, Worker};
 use std::cell::Cell;
@@ -26,7 +26,7 @@ const MAX_LIFO_POLLS: u32 = 3;
 pub(crate) struct Launch {
     pub(super) index: usize,
     pub(super) local: Worker<Runnable>,
-    pub(super) parker: Parker,
+    pub(super) park: Park,
 }
 
 /// The worker's own state, reachable from its thread only.
@@ -35,7 +35,7 @@ struct Core {
     shared: Arc<Shared>,
     local: Worker<Runnable>,
     lifo: Cell<Option<Runnable>>,
-    parker: Parker,
+    park: Park,
     tick: Cell<u32>,
     is_searching: Cell<bool>,
     rng: Cell<u64>,
@@ -58,13 +58,19 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
         shared: shared.clone(),
         local: launch.local,
         lifo: Cell::new(None),
-        parker: launch.parker,
+        park: launch.park,
         tick: Cell::new(0),
         is_searching: Cell::new(false),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (launch.index as u64 + 1)),
     };
     CURRENT.with(|c| c.set(&core));
-    core.run();
+    {
+        let _ring = core.park.enter();
+        core.run();
+        // Every operation in flight on this ring is cancelled and its
+        // completion awaited before the ring may close.
+        core.park.shutdown();
+    }
     CURRENT.with(|c| c.set(std::ptr::null()));
     // Queued Notifieds belong to tasks that shutdown cancels; drop them.
     drop(core.lifo.take());
@@ -118,6 +124,21 @@ pub(super) fn schedule_local(
     })
 }
 
+/// The index of the worker running on this thread, if it is one of
+/// `shared`'s workers.
+pub(crate) fn current_worker_index(shared: &Arc<Shared>) -> Option<usize> {
+    CURRENT.with(|current| {
+        let core = current.get();
+        if core.is_null() {
+            return None;
+        }
+        // SAFETY: as in `schedule_local`: CURRENT points to this thread's
+        // live Core while it runs.
+        let core = unsafe { &*core };
+        Arc::ptr_eq(&core.shared, shared).then_some(core.index)
+    })
+}
+
 impl Core {
     fn stats(&self) -> &crate::metrics::WorkerStats {
         &self.shared.remotes[self.index].stats
@@ -128,6 +149,10 @@ impl Core {
         while !self.shared.is_shutdown() {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
+            if tick % self.shared.config.event_interval == 0 {
+                self.park.poll();
+                self.shared.time.process(self.index);
+            }
             if let Some(task) = self.next_task(tick).or_else(|| self.steal_work()) {
                 self.run_task(task);
                 continue;
@@ -140,7 +165,12 @@ impl Core {
 
     fn next_task(&self, tick: u32) -> Option<Runnable> {
         if tick % self.shared.config.global_queue_interval == 0 {
-            if let Some(task) = steal_retrying(|| self.shared.injector.steal()) {
+            // A batch, not one task: a worker whose local queue never runs
+            // dry (tasks that keep yielding) would otherwise take one remote
+            // spawn per interval while the injector grows.
+            if let Some(task) =
+                steal_retrying(|| self.shared.injector.steal_batch_and_pop(&self.local))
+            {
                 return Some(task);
             }
         }
@@ -222,15 +252,29 @@ impl Core {
             // Idle rule 4: the last searcher rescans after leaving the count.
             shared.notify_if_work_pending();
         }
-        self.stats().parks.fetch_add(1, Ordering::Relaxed);
+        let stats = self.stats();
+        stats.parks.fetch_add(1, Ordering::Relaxed);
+        let (submitted, completed) = self.park.io_counts();
+        stats.io_submitted.store(submitted, Ordering::Relaxed);
+        stats.io_completed.store(completed, Ordering::Relaxed);
         loop {
             if shared.is_shutdown() {
                 return;
             }
-            self.parker.park();
+            self.park.park_timeout(shared.time.park_timeout(self.index));
+            let fired = shared.time.process(self.index);
             if shared.idle.transition_worker_from_parked(self.index) {
                 // Notified: worker_to_notify counted us as searching.
                 self.is_searching.set(true);
+                return;
+            }
+            if fired > 0 {
+                // Our timers woke tasks (queued here): back to work, unless
+                // a notifier took us off the list meanwhile (then we count
+                // as searching).
+                if !shared.idle.unpark_worker_by_id(self.index) {
+                    self.is_searching.set(true);
+                }
                 return;
             }
         }

@@ -1,0 +1,99 @@
+//! Which ring an operation goes to.
+//!
+//! A thread that owns a ring (a worker, or the thread driving a
+//! current_thread runtime) submits straight into it. Any other thread inside
+//! a runtime (a multi-thread `block_on`, the blocking pool) hands the op to
+//! one of the runtime's rings through its command queue; the op then
+//! belongs to that ring, which reaps its completion and wakes the waker
+//! wherever the task is by then.
+
+use super::{Driver, DriverHandle, Op, OpData};
+use crate::scheduler::context;
+use std::cell::{Cell, RefCell};
+use std::io;
+
+/// A ring owned by the thread that parks on it, with a handle to it for
+/// the moments the ring itself is borrowed.
+pub(crate) struct OwnedRing {
+    pub(crate) driver: RefCell<Driver>,
+    pub(crate) handle: DriverHandle,
+}
+
+impl OwnedRing {
+    pub(crate) fn new(driver: Driver) -> OwnedRing {
+        let handle = driver.handle().clone();
+        OwnedRing {
+            driver: RefCell::new(driver),
+            handle,
+        }
+    }
+}
+
+thread_local! {
+    /// The ring this thread owns while it runs as a worker or driver.
+    static CURRENT: Cell<*const OwnedRing> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes `ring` this thread's ring until the guard drops.
+pub(crate) fn set_current(ring: &OwnedRing) -> CurrentGuard<'_> {
+    let previous = CURRENT.with(|current| current.replace(ring));
+    CurrentGuard {
+        previous,
+        _ring: ring,
+    }
+}
+
+pub(crate) struct CurrentGuard<'a> {
+    previous: *const OwnedRing,
+    _ring: &'a OwnedRing,
+}
+
+impl Drop for CurrentGuard<'_> {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| current.set(self.previous));
+    }
+}
+
+/// Starts an operation on the right ring (see the module docs).
+///
+/// Errors: outside a runtime, and on a runtime that runs without io_uring
+/// (`ErrorKind::Unsupported`). On a runtime that has shut down, the op
+/// completes at once with `ECANCELED`.
+pub(crate) fn submit<T: OpData>(data: T) -> io::Result<Op<T>> {
+    let data = match submit_local(data) {
+        Ok(op) => return Ok(op),
+        Err(data) => data,
+    };
+    let Some(handle) = context::current() else {
+        return Err(io::Error::other(
+            "I/O outside of a runtime: call it from a task or inside `Runtime::block_on`",
+        ));
+    };
+    match handle.driver_handle() {
+        Some(ring) => Ok(ring.submit(data)),
+        None => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this runtime has no io_uring driver (io_uring could not be set up, or \
+             `IoDriver::Epoll` was chosen, whose fallback is not available yet)",
+        )),
+    }
+}
+
+/// Submits into this thread's own ring, or gives `data` back.
+fn submit_local<T: OpData>(data: T) -> Result<Op<T>, T> {
+    CURRENT.with(|current| {
+        let ring = current.get();
+        if ring.is_null() {
+            return Err(data);
+        }
+        // SAFETY: CURRENT is only set by `set_current`, whose guard (which
+        // borrows the ring) restores it before the ring can be dropped.
+        let ring = unsafe { &*ring };
+        match ring.driver.try_borrow_mut() {
+            Ok(mut driver) => Ok(driver.submit(data)),
+            // Re-entered from inside the driver (a waker that submits): go
+            // through the command queue like a foreign thread.
+            Err(_) => Ok(ring.handle.submit(data)),
+        }
+    })
+}

@@ -1,0 +1,719 @@
+//! The ring: [`Driver`] (owned by one thread) and [`DriverHandle`] (shared).
+//!
+//! See the module docs of `driver` for the design; `op.rs` for the op
+//! objects. What happens here:
+//!
+//! * **Submission.** An SQE goes into the submission queue; when the queue
+//!   is full it is flushed to the kernel (`io_uring_enter`) and the push is
+//!   retried; if the kernel will not take entries right now (`EBUSY` /
+//!   `EAGAIN` under completion pressure) the SQE waits, in order, in a local
+//!   backlog that every `poll` and `park` drains first. Nothing is dropped.
+//! * **Completion.** Reaping copies a batch of CQEs out of the ring (freeing
+//!   their slots at once), dispatches them, and repeats until the ring is
+//!   empty *and* the kernel's `IORING_SQ_CQ_OVERFLOW` flag is clear: with
+//!   `IORING_FEAT_NODROP` (required) completions that did not fit wait in a
+//!   kernel list, and an `io_uring_enter(GETEVENTS)` moves them in.
+//! * **Commands.** Other threads never enter this ring. They push a
+//!   [`Command`] (submit this op / cancel that op) on the handle's queue and,
+//!   unless they are the ring's own thread, write the eventfd. The ring's
+//!   thread drains the queue at every `poll` and `park` (before sleeping, and
+//!   again after waking).
+//! * **Wake-ups.** A read of the eventfd is kept armed in the ring
+//!   (`user_data` [`WAKE`]), re-armed each time it completes; so a write to
+//!   the eventfd ends an `io_uring_enter` wait like any completion. An
+//!   `unparked` flag coalesces writes: between one write and the reaping of
+//!   the read it completes, further `unpark`s are free.
+//!
+//! `user_data` values: [`WAKE`] and [`CANCEL_ALL`] (below 8), an op's
+//! address (low 3 bits clear), or an op's address | [`CANCEL_TAG`] for the
+//! `AsyncCancel` aimed at it.
+
+use super::op::{Op, OpData, OpRef, CANCEL_TAG, TAG_MASK};
+use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::{opcode, squeue, IoUring};
+use parking_lot::Mutex;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `user_data` of the eventfd read that wakes a parked driver.
+const WAKE: u64 = 1;
+/// `user_data` of the `AsyncCancel` matching every request (shutdown).
+const CANCEL_ALL: u64 = 2;
+
+/// How long shutdown waits for completions before it sends another
+/// cancel-everything (for requests the kernel could not cancel at once, e.g.
+/// a regular-file read already running in an io-wq worker).
+const SHUTDOWN_RETRY: Duration = Duration::from_millis(100);
+
+/// Counters of what a driver did; for metrics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DriverStats {
+    /// Operations handed to the ring (SQEs of ops, not of internal requests).
+    pub(crate) submitted: u64,
+    /// Operations whose completion was reaped (or that were completed with
+    /// `ECANCELED` without reaching the kernel).
+    pub(crate) completed: u64,
+    /// `AsyncCancel`s sent for ops whose futures were dropped.
+    pub(crate) cancels: u64,
+    /// Times a full submission queue was flushed to make room.
+    pub(crate) sq_full_flushes: u64,
+    /// Times the kernel's overflow list was flushed into the completion queue.
+    pub(crate) cq_overflow_flushes: u64,
+    /// Completions of the eventfd read (cross-thread wake-ups seen).
+    pub(crate) wakeups: u64,
+}
+
+/// Something another thread (or a dropped future) asks of a ring.
+pub(super) enum Command {
+    /// Submit this op; `sqe` has no `user_data` yet.
+    Submit { op: OpRef, sqe: squeue::Entry },
+    /// The op's future was dropped: cancel it if it is still in flight.
+    /// Holds a cancel reference (see `op.rs`).
+    Cancel(OpRef),
+}
+
+struct CommandQueue {
+    items: Vec<Command>,
+    /// Set by shutdown; from then on commands are refused.
+    closed: bool,
+}
+
+struct Shared {
+    commands: Mutex<CommandQueue>,
+    /// `true` when `commands` may be non-empty; lets `poll` skip the lock.
+    has_commands: AtomicBool,
+    /// `true` from an eventfd write until the driver reaps the read it
+    /// completes; while set, `unpark` need not write again.
+    unparked: AtomicBool,
+    /// [`thread_token`] of the thread that last drove the ring. Commands from
+    /// that thread need no eventfd write: it is not parked while it runs
+    /// them, and it drains the queue before it parks.
+    owner: AtomicU64,
+    eventfd: OwnedFd,
+}
+
+/// The cheap, cloneable, `Send + Sync` side of a [`Driver`]: its command
+/// queue and its eventfd.
+#[derive(Clone)]
+pub(crate) struct DriverHandle {
+    shared: Arc<Shared>,
+}
+
+/// One io_uring ring and everything in flight on it.
+///
+/// Owned by one thread at a time (`Send`, not `Sync`), and only that thread
+/// enters the ring. Dropping it shuts it down first (see
+/// [`Driver::shutdown`]).
+pub(crate) struct Driver {
+    ring: IoUring,
+    handle: DriverHandle,
+    /// SQEs that did not fit in the submission queue, in order.
+    backlog: VecDeque<squeue::Entry>,
+    /// Reused buffer for reaped CQEs: `(user_data, res, flags)`.
+    cqes: Vec<(u64, i32, u32)>,
+    /// Reused buffer for swapping out the command queue.
+    commands: Vec<Command>,
+    /// Ops whose kernel reference the driver holds (in the ring or backlog).
+    ops_in_flight: usize,
+    /// Internal requests in flight: per-op cancels and cancel-alls.
+    internal_in_flight: usize,
+    /// Whether a cancel-all is in flight.
+    cancel_all_in_flight: bool,
+    /// Whether the eventfd read is in the ring (or backlog).
+    wake_armed: bool,
+    /// An eventfd read completed since the last `park` returned: the next
+    /// `park` must not sleep (the unpark it reports may be meant for it).
+    wake_pending: bool,
+    /// The eventfd read's 8-byte target. A raw heap allocation (not a `Box`)
+    /// because the kernel writes into it behind Rust's back; freed in `Drop`
+    /// only once no read of it is in flight.
+    wake_buf: NonNull<u64>,
+    /// Shutdown has begun: no new submissions, no re-arming.
+    closing: bool,
+    /// Shutdown finished: nothing of ours is in the kernel any more.
+    shut_down: bool,
+    stats: DriverStats,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: every field is `Send` except `wake_buf`, a pointer to a heap
+// allocation that the driver owns exclusively (the kernel is its only other
+// user). Moving the driver to another thread before it runs there is fine:
+// the ring is entered only by the thread that owns the `Driver`.
+unsafe impl Send for Driver {}
+
+/// A number unique to the calling thread (never 0); 0 if the thread is
+/// being torn down.
+fn thread_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.try_with(|token| *token).unwrap_or(0)
+}
+
+fn is_transient(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ETIME)
+    )
+}
+
+impl Driver {
+    /// Sets up a ring with `entries` submission queue entries (rounded up to
+    /// a power of two by the kernel; the completion queue gets twice that),
+    /// an eventfd, and the armed eventfd read.
+    ///
+    /// Fails if io_uring is unavailable or lacks what the driver relies on
+    /// (`IORING_FEAT_NODROP`, `IORING_FEAT_EXT_ARG`; in practice Linux 5.19+
+    /// for `IORING_SETUP_SUBMIT_ALL` and `IORING_ASYNC_CANCEL_ANY`).
+    pub(crate) fn new(entries: u32) -> io::Result<(Driver, DriverHandle)> {
+        let ring = IoUring::builder()
+            .setup_clamp()
+            .setup_submit_all()
+            .build(entries)?;
+        let params = ring.params();
+        if !params.is_feature_nodrop() || !params.is_feature_ext_arg() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "io_uring lacks IORING_FEAT_NODROP or IORING_FEAT_EXT_ARG",
+            ));
+        }
+
+        // SAFETY: plain system call; no pointers.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `eventfd` just returned this descriptor; nothing else owns it.
+        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+
+        let handle = DriverHandle {
+            shared: Arc::new(Shared {
+                commands: Mutex::new(CommandQueue {
+                    items: Vec::new(),
+                    closed: false,
+                }),
+                has_commands: AtomicBool::new(false),
+                unparked: AtomicBool::new(false),
+                owner: AtomicU64::new(thread_token()),
+                eventfd,
+            }),
+        };
+        let cq_entries = ring.params().cq_entries() as usize;
+        let mut driver = Driver {
+            ring,
+            handle: handle.clone(),
+            backlog: VecDeque::new(),
+            cqes: Vec::with_capacity(cq_entries),
+            commands: Vec::new(),
+            ops_in_flight: 0,
+            internal_in_flight: 0,
+            cancel_all_in_flight: false,
+            wake_armed: false,
+            wake_pending: false,
+            wake_buf: NonNull::from(Box::leak(Box::new(0u64))),
+            closing: false,
+            shut_down: false,
+            stats: DriverStats::default(),
+            _not_sync: PhantomData,
+        };
+        driver.arm_wake();
+        Ok((driver, handle))
+    }
+
+    /// The handle other threads use to reach this ring.
+    pub(crate) fn handle(&self) -> &DriverHandle {
+        &self.handle
+    }
+
+    /// Ops handed to this ring whose completions have not been reaped yet
+    /// (internal requests — the eventfd read, cancels — not counted).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.ops_in_flight
+    }
+
+    /// What this driver has done so far.
+    pub(crate) fn stats(&self) -> DriverStats {
+        self.stats
+    }
+
+    /// Starts an operation on this ring, from its owning thread. The SQE is
+    /// queued; it reaches the kernel at the next `poll` or `park` (or sooner,
+    /// if the submission queue fills up). After shutdown the op completes at
+    /// once with `ECANCELED`.
+    pub(crate) fn submit<T: OpData>(&mut self, data: T) -> Op<T> {
+        let (op, kernel_ref, sqe) = Op::new(data, self.handle.clone());
+        self.submit_ref(kernel_ref, sqe);
+        op
+    }
+
+    /// Submits pending SQEs and queued commands, then waits until at least
+    /// one completion arrives, `timeout` passes (`None`: no timeout;
+    /// `Some(ZERO)`: do not block), or [`DriverHandle::unpark`] is called;
+    /// reaps every completion (waking wakers) before returning.
+    ///
+    /// Does not block if a completion is already waiting, or if an unpark
+    /// arrived since the last `park` returned (even if `poll` reaped it).
+    /// May return early (a signal, a completion of an internal request).
+    pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.refresh_owner();
+        self.drain_commands();
+        self.drain_backlog();
+
+        let ready = self.wake_pending || self.completions_waiting();
+        let timeout = if ready { Some(Duration::ZERO) } else { timeout };
+        let entered = self.enter(timeout);
+        self.reap()?;
+        self.wake_pending = false;
+
+        // Work that arrived while we slept goes to the kernel now rather than
+        // at the next park.
+        self.drain_commands();
+        self.drain_backlog();
+        if !self.sq_is_empty() {
+            self.flush_sq();
+        }
+        entered
+    }
+
+    /// Submits queued commands and SQEs and reaps completions, without
+    /// blocking. Costs a few memory reads when there is nothing to do.
+    pub(crate) fn poll(&mut self) -> io::Result<()> {
+        self.refresh_owner();
+        self.drain_commands();
+        self.drain_backlog();
+        if !self.sq_is_empty() {
+            self.flush_sq();
+        }
+        if self.completions_waiting() {
+            self.reap()?;
+        }
+        Ok(())
+    }
+
+    /// Cancels every in-flight op and waits for all their completions (and
+    /// those of the driver's internal requests); afterwards the ring may be
+    /// dropped. Ops queued by other threads and not yet submitted complete
+    /// with `ECANCELED`; so does everything submitted later. Idempotent.
+    ///
+    /// Waits as long as the kernel needs: an op that cannot be cancelled
+    /// (e.g. a regular-file read already running) is waited for. If the ring
+    /// fails (an unexpected error from `io_uring_enter`), it gives up and
+    /// leaks what is still in flight rather than free memory the kernel may
+    /// write.
+    pub(crate) fn shutdown(&mut self) {
+        if self.shut_down {
+            return;
+        }
+        self.closing = true;
+        self.refresh_owner();
+
+        // Refuse new commands; fail the queued submissions (they never
+        // reached the kernel); queued cancels are covered by the cancel-all.
+        let queued = {
+            let mut queue = self.handle.shared.commands.lock();
+            queue.closed = true;
+            mem::take(&mut queue.items)
+        };
+        for command in queued {
+            match command {
+                Command::Submit { op, .. } => self.complete_unsubmitted(op),
+                Command::Cancel(op) => drop(op),
+            }
+        }
+        // Entries the kernel never saw complete here, as if cancelled.
+        while let Some(sqe) = self.backlog.pop_front() {
+            self.dispatch(sqe.get_user_data(), -libc::ECANCELED, 0);
+        }
+
+        let mut last_cancel_all: Option<Instant> = None;
+        while self.ops_in_flight + self.internal_in_flight > 0 || self.wake_armed {
+            let retry_due = last_cancel_all.is_none_or(|at| at.elapsed() >= SHUTDOWN_RETRY);
+            if !self.cancel_all_in_flight && retry_due {
+                let sqe = opcode::AsyncCancel2::new(CancelBuilder::any())
+                    .build()
+                    .user_data(CANCEL_ALL);
+                self.cancel_all_in_flight = true;
+                self.internal_in_flight += 1;
+                self.push_sqe(sqe);
+                last_cancel_all = Some(Instant::now());
+            }
+            let entered = self.enter(Some(SHUTDOWN_RETRY));
+            if entered.is_err() || self.reap().is_err() {
+                // The ring is broken: whatever is still in flight stays
+                // allocated forever (its kernel reference is never released).
+                break;
+            }
+            self.drain_backlog();
+        }
+        self.shut_down = true;
+    }
+
+    // ----- submission -----
+
+    /// Hands an op's kernel reference and SQE to the ring.
+    fn submit_ref(&mut self, op: OpRef, sqe: squeue::Entry) {
+        if self.closing {
+            self.complete_unsubmitted(op);
+            return;
+        }
+        let sqe = sqe.user_data(op.into_user_data());
+        self.ops_in_flight += 1;
+        self.stats.submitted += 1;
+        self.push_sqe(sqe);
+    }
+
+    /// Sends an `AsyncCancel` for an op whose future was dropped, if its
+    /// completion has not been reaped yet. `op` is a cancel reference; it
+    /// travels in the cancel's `user_data` until the cancel completes, so
+    /// the op's address cannot be reused by another op meanwhile.
+    fn cancel_ref(&mut self, op: OpRef) {
+        if self.closing || !op.is_ignored() {
+            return;
+        }
+        let target = op.user_data();
+        let sqe = opcode::AsyncCancel::new(target)
+            .build()
+            .user_data(op.into_user_data() | CANCEL_TAG);
+        self.internal_in_flight += 1;
+        self.stats.cancels += 1;
+        self.push_sqe(sqe);
+    }
+
+    fn complete_unsubmitted(&mut self, op: OpRef) {
+        self.stats.completed += 1;
+        op.complete(-libc::ECANCELED, 0);
+    }
+
+    fn arm_wake(&mut self) {
+        let sqe = opcode::Read::new(
+            Fd(self.handle.shared.eventfd.as_raw_fd()),
+            self.wake_buf.as_ptr().cast::<u8>(),
+            mem::size_of::<u64>() as u32,
+        )
+        .build()
+        .user_data(WAKE);
+        self.wake_armed = true;
+        self.push_sqe(sqe);
+    }
+
+    /// Queues an SQE: into the ring if it has room (flushing it to the
+    /// kernel once if full), else at the end of the backlog. Never reaps, so
+    /// it is safe to call while dispatching completions.
+    fn push_sqe(&mut self, sqe: squeue::Entry) {
+        if self.backlog.is_empty() {
+            if self.try_push(&sqe) {
+                return;
+            }
+            self.stats.sq_full_flushes += 1;
+            if self.flush_sq() && self.try_push(&sqe) {
+                return;
+            }
+        }
+        self.backlog.push_back(sqe);
+    }
+
+    fn try_push(&mut self, sqe: &squeue::Entry) -> bool {
+        // Every SQE the driver builds points only into memory that outlives
+        // the request: an op's data, kept alive by the kernel reference in
+        // `user_data` until the completion is reaped; or the wake buffer,
+        // freed only when no read of it is in flight; or nothing (nop, cancels).
+        // SAFETY: as above, the SQE's pointers stay valid until completion.
+        unsafe { self.ring.submission().push(sqe) }.is_ok()
+    }
+
+    /// Moves the backlog into the ring, flushing it to the kernel as it fills.
+    fn drain_backlog(&mut self) {
+        while let Some(sqe) = self.backlog.pop_front() {
+            if !self.try_push(&sqe) {
+                self.stats.sq_full_flushes += 1;
+                if !(self.flush_sq() && self.try_push(&sqe)) {
+                    self.backlog.push_front(sqe);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// `io_uring_enter` without waiting; `false` if the kernel took nothing
+    /// (transient pressure, or an error that the next `park` reports).
+    fn flush_sq(&mut self) -> bool {
+        self.ring.submit().is_ok()
+    }
+
+    fn sq_is_empty(&mut self) -> bool {
+        self.ring.submission().is_empty()
+    }
+
+    /// Whether reaping would find something: a CQE in the ring or in the
+    /// kernel's overflow list.
+    fn completions_waiting(&mut self) -> bool {
+        !self.ring.completion().is_empty() || self.ring.submission().cq_overflow()
+    }
+
+    /// Submits the ring's SQEs and waits per `timeout` for one completion.
+    /// Timeouts, signals and transient pressure are not errors.
+    fn enter(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let result = match timeout {
+            Some(timeout) if timeout.is_zero() => {
+                if self.sq_is_empty() && !self.ring.submission().cq_overflow() {
+                    return Ok(());
+                }
+                self.ring.submit()
+            }
+            None => self.ring.submit_and_wait(1),
+            Some(timeout) => {
+                let ts = Timespec::from(timeout);
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_transient(&err) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    // ----- completion -----
+
+    /// Reaps until the completion queue and the kernel's overflow list are
+    /// both empty.
+    fn reap(&mut self) -> io::Result<()> {
+        let mut batch = mem::take(&mut self.cqes);
+        let mut result = Ok(());
+        loop {
+            batch.extend(
+                self.ring
+                    .completion()
+                    .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
+            );
+            if batch.is_empty() {
+                if !self.ring.submission().cq_overflow() {
+                    break;
+                }
+                // FEAT_NODROP kept the completions that did not fit; an enter
+                // with GETEVENTS (which `submit` adds when the overflow flag
+                // is set) moves them into the ring, which now has room.
+                self.stats.cq_overflow_flushes += 1;
+                match self.ring.submit() {
+                    Ok(_) => continue,
+                    Err(err) if is_transient(&err) => continue,
+                    Err(err) => {
+                        result = Err(err);
+                        break;
+                    }
+                }
+            }
+            for (user_data, res, flags) in batch.drain(..) {
+                self.dispatch(user_data, res, flags);
+            }
+        }
+        self.cqes = batch;
+        result
+    }
+
+    fn dispatch(&mut self, user_data: u64, res: i32, flags: u32) {
+        match user_data {
+            WAKE => {
+                self.stats.wakeups += 1;
+                self.wake_armed = false;
+                self.wake_pending = true;
+                // Cleared before the read is re-armed: an unpark from now on
+                // writes again, and that write completes the new read.
+                self.handle.shared.unparked.store(false, Ordering::SeqCst);
+                if !self.closing {
+                    self.arm_wake();
+                }
+            }
+            CANCEL_ALL => {
+                self.cancel_all_in_flight = false;
+                self.internal_in_flight -= 1;
+            }
+            _ if user_data & TAG_MASK == CANCEL_TAG => {
+                // SAFETY: a cancel's `user_data` is an op address that came
+                // from `into_user_data` (with the tag added), and each CQE is
+                // reaped once.
+                drop(unsafe { OpRef::from_user_data(user_data & !TAG_MASK) });
+                self.internal_in_flight -= 1;
+            }
+            _ => {
+                debug_assert_eq!(user_data & TAG_MASK, 0, "unknown user_data {user_data:#x}");
+                debug_assert!(
+                    !io_uring::cqueue::more(flags),
+                    "multishot operations are not supported"
+                );
+                // SAFETY: every other `user_data` the driver uses is an op's
+                // kernel reference from `into_user_data`, and each CQE is
+                // reaped once.
+                let op = unsafe { OpRef::from_user_data(user_data) };
+                self.ops_in_flight -= 1;
+                self.stats.completed += 1;
+                op.complete(res, flags);
+            }
+        }
+    }
+
+    // ----- commands -----
+
+    /// Records that this thread drives the ring now (see `Shared::owner`).
+    fn refresh_owner(&self) {
+        let token = thread_token();
+        let owner = &self.handle.shared.owner;
+        if owner.load(Ordering::Relaxed) != token {
+            // SeqCst, paired with `send`: either the sender sees this thread
+            // as the owner-to-wake, or this thread sees its `has_commands`.
+            owner.store(token, Ordering::SeqCst);
+        }
+    }
+
+    fn drain_commands(&mut self) {
+        let shared = &self.handle.shared;
+        if !shared.has_commands.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut commands = mem::take(&mut self.commands);
+        {
+            let mut queue = shared.commands.lock();
+            shared.has_commands.store(false, Ordering::SeqCst);
+            mem::swap(&mut queue.items, &mut commands);
+        }
+        for command in commands.drain(..) {
+            match command {
+                // Dropped before it reached the ring: no need to bother the
+                // kernel (the cancel queued behind it finds it done).
+                Command::Submit { op, .. } if op.is_ignored() => self.complete_unsubmitted(op),
+                Command::Submit { op, sqe } => self.submit_ref(op, sqe),
+                Command::Cancel(op) => self.cancel_ref(op),
+            }
+        }
+        self.commands = commands;
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.shutdown();
+        if !self.wake_armed {
+            // SAFETY: allocated by `Box::new` in `new`; no read of it is in
+            // flight any more, and nothing else refers to it.
+            drop(unsafe { Box::from_raw(self.wake_buf.as_ptr()) });
+        }
+        // Otherwise the ring failed during shutdown: leak the buffer rather
+        // than free memory the kernel may still write.
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("ring_fd", &self.ring.as_raw_fd())
+            .field("in_flight", &self.ops_in_flight)
+            .field("internal_in_flight", &self.internal_in_flight)
+            .field("backlog", &self.backlog.len())
+            .field("shut_down", &self.shut_down)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl DriverHandle {
+    /// Whether both are handles of the same ring.
+    pub(crate) fn same_as(&self, other: &DriverHandle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Wakes the driver if it is parked, or makes its next `park` return at
+    /// once. Cheap when repeated: one eventfd write per wake-up reaped.
+    pub(crate) fn unpark(&self) {
+        let shared = &*self.shared;
+        if shared.unparked.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local to an eventfd the handle
+        // keeps open.
+        let written = unsafe {
+            libc::write(
+                shared.eventfd.as_raw_fd(),
+                (&raw const one).cast(),
+                mem::size_of::<u64>(),
+            )
+        };
+        // A write to an eventfd can only fail (or block) if the counter would
+        // pass 2^64 - 2; ours is at most 1 before the armed read resets it.
+        debug_assert_eq!(written, 8, "eventfd write failed");
+    }
+
+    /// Starts an operation on this ring from a thread that does not own it:
+    /// the op travels through the command queue and the ring's thread
+    /// submits it (waking it if parked). The returned future may be polled on
+    /// any thread. If the driver has shut down, the op completes at once
+    /// with `ECANCELED`.
+    pub(crate) fn submit<T: OpData>(&self, data: T) -> Op<T> {
+        let (op, kernel_ref, sqe) = Op::new(data, self.clone());
+        let command = Command::Submit {
+            op: kernel_ref,
+            sqe,
+        };
+        if let Some(Command::Submit { op: kernel_ref, .. }) = self.send(command) {
+            kernel_ref.complete(-libc::ECANCELED, 0);
+        }
+        op
+    }
+
+    /// Asks the ring to cancel an op whose future was dropped (`op` is a
+    /// cancel reference). After shutdown there is nothing left to cancel.
+    pub(super) fn cancel(&self, op: OpRef) {
+        drop(self.send(Command::Cancel(op)));
+    }
+
+    /// Queues a command and wakes the ring's thread unless it is the caller.
+    /// Gives the command back if the driver has shut down.
+    fn send(&self, command: Command) -> Option<Command> {
+        let shared = &*self.shared;
+        {
+            let mut queue = shared.commands.lock();
+            if queue.closed {
+                return Some(command);
+            }
+            queue.items.push(command);
+            shared.has_commands.store(true, Ordering::SeqCst);
+        }
+        if shared.owner.load(Ordering::SeqCst) != thread_token() {
+            self.unpark();
+        }
+        None
+    }
+}
+
+impl fmt::Debug for DriverHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DriverHandle")
+            .field("eventfd", &self.shared.eventfd.as_raw_fd())
+            .field(
+                "has_commands",
+                &self.shared.has_commands.load(Ordering::Relaxed),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Submit { op, .. } => f.debug_tuple("Submit").field(op).finish(),
+            Command::Cancel(op) => f.debug_tuple("Cancel").field(op).finish(),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The timer driver: one timing wheel per worker, each behind its own lock.
+//!
+//! A sleep registers in the wheel of the worker it is first polled on (shard
+//! 0 off the workers) and stores its task's waker there. The owning worker
+//! fires due timers when it wakes and every `event_interval` ticks, and
+//! parks no longer than its wheel's next expiration. A sleep polled or
+//! dropped elsewhere takes that wheel's lock to update or deregister.
+//!
+//! Trade-off: a worker stuck in a long poll fires its own wheel's timers
+//! late; the other workers do not take them over.
+
+use super::clock::Clock;
+use super::wheel::{TimerKey, Wheel};
+use parking_lot::Mutex;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Wakers fired per lock hold: they are woken after the lock is released,
+/// because waking may drop a task's last reference, and dropping its future
+/// may drop a sleep, which takes this lock.
+const FIRE_BATCH: usize = 32;
+
+pub(crate) struct TimeDriver {
+    clock: Clock,
+    shards: Box<[Mutex<Wheel<Waker>>]>,
+}
+
+impl TimeDriver {
+    pub(crate) fn new(shards: usize, start_paused: bool) -> TimeDriver {
+        TimeDriver {
+            clock: Clock::new(start_paused),
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(Wheel::new()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(crate) fn num_shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub(crate) fn register(&self, shard: usize, deadline: Instant, waker: Waker) -> TimerKey {
+        let ms = self.clock.deadline_ms(deadline);
+        self.shards[shard].lock().insert(ms, waker)
+    }
+
+    /// Stores `waker` for a registered timer. `false` if it already fired.
+    pub(crate) fn update_waker(&self, shard: usize, key: TimerKey, waker: &Waker) -> bool {
+        let mut wheel = self.shards[shard].lock();
+        match wheel.get_mut(key) {
+            Some(stored) => {
+                if !stored.will_wake(waker) {
+                    *stored = waker.clone();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn deregister(&self, shard: usize, key: TimerKey) {
+        let removed = self.shards[shard].lock().remove(key);
+        // Dropped after the lock is released (a waker's drop runs code).
+        drop(removed);
+    }
+
+    /// Fires every timer of `shard` that is due; returns how many fired.
+    pub(crate) fn process(&self, shard: usize) -> usize {
+        let now = self.clock.now_ms();
+        let mut fired = 0;
+        loop {
+            let mut batch: [Option<Waker>; FIRE_BATCH] = Default::default();
+            let mut count = 0;
+            {
+                let mut wheel = self.shards[shard].lock();
+                while count < FIRE_BATCH {
+                    match wheel.poll(now) {
+                        Some((_, waker)) => {
+                            batch[count] = Some(waker);
+                            count += 1;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            for waker in batch.iter_mut().take(count) {
+                if let Some(waker) = waker.take() {
+                    waker.wake();
+                }
+            }
+            fired += count;
+            if count < FIRE_BATCH {
+                return fired;
+            }
+        }
+    }
+
+    /// Milliseconds (since the clock's base) at which `shard` may next have
+    /// a timer due.
+    pub(crate) fn next_expiration_ms(&self, shard: usize) -> Option<u64> {
+        self.shards[shard].lock().next_expiration()
+    }
+
+    /// How long the owner of `shard` may sleep: until its next expiration,
+    /// or indefinitely (`None`). A paused clock never expires by itself.
+    pub(crate) fn park_timeout(&self, shard: usize) -> Option<Duration> {
+        if self.clock.is_paused() {
+            return None;
+        }
+        self.next_expiration_ms(shard)
+            .map(|ms| self.clock.until_ms(ms))
+    }
+
+    /// With the clock paused and nothing else to do: jumps to the earliest
+    /// expiration over all shards. `false` if no timer is pending.
+    pub(crate) fn advance_paused_to_next(&self) -> bool {
+        let next = (0..self.shards.len())
+            .filter_map(|shard| self.next_expiration_ms(shard))
+            .min();
+        match next {
+            Some(ms) => {
+                self.clock.advance_to_ms(ms);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Timers registered and not yet fired or dropped.
+    pub(crate) fn active_timers(&self) -> usize {
+        self.shards.iter().map(|wheel| wheel.lock().len()).sum()
+    }
+}

@@ -1,0 +1,118 @@
+//! `Instant`: a point in time that follows the runtime's (possibly paused) clock.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub, SubAssign};
+use std::time::Duration;
+
+/// A measurement of the runtime's clock. Inside a runtime whose clock is
+/// paused, [`Instant::now`] stands still (and jumps with `advance`);
+/// elsewhere it is `std::time::Instant::now()`.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::time::Instant;
+/// use std::time::Duration;
+///
+/// let start = Instant::now();
+/// let later = start + Duration::from_secs(1);
+/// assert_eq!(later - start, Duration::from_secs(1));
+/// assert!(later > start);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(std::time::Instant);
+
+impl Instant {
+    /// The current time of the current runtime's clock (or the OS clock
+    /// outside a runtime).
+    pub fn now() -> Instant {
+        match crate::scheduler::context::current() {
+            Some(handle) => Instant(handle.time().clock().now()),
+            None => Instant(std::time::Instant::now()),
+        }
+    }
+
+    /// Wraps a std `Instant`.
+    pub fn from_std(instant: std::time::Instant) -> Instant {
+        Instant(instant)
+    }
+
+    /// The std `Instant` this wraps.
+    pub fn into_std(self) -> std::time::Instant {
+        self.0
+    }
+
+    /// Time from `earlier` to `self`; zero if `earlier` is later.
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        self.0.saturating_duration_since(earlier.0)
+    }
+
+    /// Time since `self`, by the current runtime's clock.
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().duration_since(*self)
+    }
+
+    /// `self + duration`, or `None` on overflow.
+    pub fn checked_add(&self, duration: Duration) -> Option<Instant> {
+        self.0.checked_add(duration).map(Instant)
+    }
+
+    /// `self - duration`, or `None` on underflow.
+    pub fn checked_sub(&self, duration: Duration) -> Option<Instant> {
+        self.0.checked_sub(duration).map(Instant)
+    }
+}
+
+impl From<std::time::Instant> for Instant {
+    fn from(instant: std::time::Instant) -> Instant {
+        Instant(instant)
+    }
+}
+
+impl From<Instant> for std::time::Instant {
+    fn from(instant: Instant) -> std::time::Instant {
+        instant.0
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+
+    fn add(self, duration: Duration) -> Instant {
+        Instant(self.0 + duration)
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, duration: Duration) {
+        self.0 += duration;
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+
+    fn sub(self, duration: Duration) -> Instant {
+        Instant(self.0 - duration)
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, duration: Duration) {
+        self.0 -= duration;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+
+    fn sub(self, earlier: Instant) -> Duration {
+        self.duration_since(earlier)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
