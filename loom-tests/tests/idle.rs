@@ -11,7 +11,7 @@
 //! ```text
 //! loop {
 //!     if shut down: return
-//!     task = pop()                                  // next_task
+//!     task = LIFO slot, else pop()                  // next_task
 //!     if none:                                      // steal_work
 //!         if !searching: searching = transition_worker_to_searching()
 //!         if searching: task = pop()
@@ -30,7 +30,8 @@
 //! The spawner (the main thread) pushes a task, then calls `notify_parked()`,
 //! as `Shared::schedule_task` does for a task from outside the workers;
 //! variants: two workers and one spawn, two spawns in a row, a task that
-//! spawns the next one from its worker, and three workers. The worker that
+//! spawns the next one from its worker, three workers, and a worker whose
+//! own timer wakes it while the spawner notifies it. The worker that
 //! runs the last task shuts the model down like `begin_shutdown` (flag,
 //! `unpark_all`, unpark every worker).
 //!
@@ -57,6 +58,9 @@ use loom_tests::{model, Gate};
 use runtime::__loom::Idle;
 use std::collections::VecDeque;
 
+/// The task a timer wakes (spawned tasks count up from 0).
+const TIMER_TASK: usize = usize::MAX;
+
 struct World {
     idle: Idle,
     workers: usize,
@@ -67,11 +71,14 @@ struct World {
     tasks: usize,
     /// Task `n` spawns task `n + 1` (only task 0 comes from the spawner).
     chain: bool,
+    /// Worker 0 has a timer, which fires the first time it parks and wakes
+    /// a task into its LIFO slot (task number `TIMER_TASK`).
+    timer: bool,
     gate: Gate,
 }
 
 impl World {
-    fn new(workers: usize, tasks: usize, chain: bool) -> Arc<World> {
+    fn new(workers: usize, tasks: usize, chain: bool, timer: bool) -> Arc<World> {
         Arc::new(World {
             idle: Idle::new(workers),
             workers,
@@ -81,6 +88,7 @@ impl World {
             ran: AtomicUsize::new(0),
             tasks,
             chain,
+            timer,
             gate: Gate::new(),
         })
     }
@@ -114,7 +122,7 @@ impl World {
     }
 
     fn run(&self, task: usize) {
-        if task + 1 < self.tasks && self.chain {
+        if task != TIMER_TASK && task + 1 < self.tasks && self.chain {
             // The task spawns the next one from its worker: a push to a
             // stealable queue, then rule 2 (`schedule_local` when the LIFO
             // slot is taken).
@@ -133,11 +141,14 @@ impl World {
 
     fn worker(&self, index: usize) {
         let mut searching = false;
+        let mut timer_armed = self.timer && index == 0;
+        // Only this worker takes from its LIFO slot.
+        let mut lifo = None;
         loop {
             if self.is_shutdown() {
                 return;
             }
-            let mut task = self.pop();
+            let mut task = lifo.take().or_else(|| self.pop());
             if task.is_none() {
                 if !searching {
                     self.step();
@@ -171,10 +182,25 @@ impl World {
                 if self.is_shutdown() {
                     return;
                 }
-                self.parkers[index].wait();
+                // park_timeout, then process the timers: an armed timer
+                // ends the wait and wakes its task into the LIFO slot.
+                let fired = if std::mem::take(&mut timer_armed) {
+                    lifo = Some(TIMER_TASK);
+                    true
+                } else {
+                    self.parkers[index].wait();
+                    false
+                };
                 self.step();
                 if self.idle.transition_worker_from_parked(index) {
                     searching = true;
+                    break;
+                }
+                if fired {
+                    self.step();
+                    if !self.idle.unpark_worker_by_id(index) {
+                        searching = true;
+                    }
                     break;
                 }
             }
@@ -207,7 +233,7 @@ fn finish(world: &World, workers: Vec<thread::JoinHandle<()>>) {
 #[test]
 fn one_spawn_two_workers() {
     model(|| {
-        let world = World::new(2, 1, false);
+        let world = World::new(2, 1, false, false);
         let workers = spawn_workers(&world);
         world.spawn(0);
         finish(&world, workers);
@@ -220,7 +246,7 @@ fn one_spawn_two_workers() {
 #[test]
 fn two_spawns_two_workers() {
     model(|| {
-        let world = World::new(2, 2, false);
+        let world = World::new(2, 2, false, false);
         let workers = spawn_workers(&world);
         world.spawn(0);
         world.spawn(1);
@@ -233,7 +259,7 @@ fn two_spawns_two_workers() {
 #[test]
 fn one_spawn_three_workers() {
     model(|| {
-        let world = World::new(3, 1, false);
+        let world = World::new(3, 1, false, false);
         let workers = spawn_workers(&world);
         world.spawn(0);
         finish(&world, workers);
@@ -245,7 +271,21 @@ fn one_spawn_three_workers() {
 #[test]
 fn spawn_from_a_task_two_workers() {
     model(|| {
-        let world = World::new(2, 2, true);
+        let world = World::new(2, 2, true, false);
+        let workers = spawn_workers(&world);
+        world.spawn(0);
+        finish(&world, workers);
+    });
+}
+
+/// Two workers, one spawn; worker 0's timer fires when it parks and wakes a
+/// task into its LIFO slot, so it leaves the sleepers by itself
+/// (`unpark_worker_by_id`) while the spawner may be notifying it.
+#[test]
+fn timer_wake_racing_spawn_two_workers() {
+    model(|| {
+        // The spawned task and the timer's task.
+        let world = World::new(2, 2, false, true);
         let workers = spawn_workers(&world);
         world.spawn(0);
         finish(&world, workers);

@@ -78,8 +78,7 @@ impl TestScheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) =
-            new_task(future, self.inner.clone(), None, Location::caller());
+        let (task, notified, join) = new_task(future, self.inner.clone(), None, Location::caller());
         match self.inner.owned.bind(task) {
             Ok(()) => self.inner.schedule(notified),
             Err(task) => {
@@ -183,6 +182,13 @@ impl Idle {
     /// unparked and searching), `false` if it still counts as parked.
     pub fn transition_worker_from_parked(&self, index: usize) -> bool {
         self.0.transition_worker_from_parked(index)
+    }
+
+    /// A parked worker woke by itself (its timer fired) with work to do:
+    /// `true` if it took itself off the list (unparked, not searching),
+    /// `false` if it had been notified meanwhile (unparked and searching).
+    pub fn unpark_worker_by_id(&self, index: usize) -> bool {
+        self.0.unpark_worker_by_id(index)
     }
 
     /// Shutdown: takes every parked worker off the list.
