@@ -203,3 +203,59 @@ fn wake_by_ref_of_a_queued_task() {
         assert_eq!(handle.state(), TaskState::Finished, "lost wake-up");
     });
 }
+
+/// Three parties: the waker thread (flag, then `wake`), a thread that
+/// cancels, and the main thread polling. The task ends exactly once, either
+/// `Finished` (the output reaches the handle) or `Cancelled`; the future and
+/// the output are dropped exactly once and nothing leaks.
+#[test]
+fn wake_and_cancel_racing_repoll() {
+    model(|| {
+        let sched = TestScheduler::new();
+        let flag = Arc::new(AtomicBool::new(false));
+        let handoff = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let output_drops = DropCount::new();
+        let future_drops = DropCount::new();
+        let mut handle = sched.spawn(WaitForFlag {
+            flag: flag.clone(),
+            handoff: handoff.clone(),
+            polls: Default::default(),
+            output: Some(output_drops.token()),
+            _future: future_drops.token(),
+        });
+        sched.tick_one();
+        let waker: Waker = handoff.lock().unwrap().take().unwrap();
+        let gate = Gate::new();
+        let waking = thread::spawn({
+            let gate = gate.clone();
+            move || {
+                gate.enter();
+                flag.store(true, Ordering::Release);
+                waker.wake();
+            }
+        });
+        let cancelling = thread::spawn({
+            let (gate, canceller) = (gate.clone(), handle.cancel_handle());
+            move || {
+                gate.enter();
+                canceller.cancel();
+            }
+        });
+        gate.enter();
+        sched.tick();
+        waking.join().unwrap();
+        cancelling.join().unwrap();
+        sched.tick();
+
+        assert_eq!(sched.live(), 0, "the task did not end");
+        assert_eq!(sched.queued(), 0);
+        assert_eq!(future_drops.get(), 1);
+        match handle.state() {
+            TaskState::Finished => drop(expect_ready(&mut handle).expect("Finished")),
+            TaskState::Cancelled => loom_tests::assert_cancelled(expect_ready(&mut handle)),
+            other => panic!("unexpected final state {other:?}"),
+        }
+        drop(handle);
+        assert_eq!(output_drops.get(), 1);
+    });
+}
