@@ -47,7 +47,10 @@
 //! Run:
 //!   RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p loom-tests --release --test idle
-//! Deeper: LOOM_MAX_PREEMPTIONS=3 (minutes to hours; unbounded is out of reach).
+//! Deeper: LOOM_MAX_PREEMPTIONS=3 (unbounded is out of reach).
+//! Time (release, 2-core machine): ≈10 s at 2 preemptions (9 s of it the
+//! three-worker model); at 3, 8–30 s per two-worker model and ≈8 minutes
+//! (3.7 million iterations) for the three-worker one.
 
 #![cfg(loom)]
 

@@ -22,6 +22,8 @@
 //!   RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p loom-tests --release --test shutdown
 //! Deeper: LOOM_MAX_PREEMPTIONS=3 (or unset, for the exhaustive search).
+//! Time (release, 2-core machine): ≈0.05 s at 2 preemptions, ≈0.4 s at 3;
+//! unbounded, the yielding variant runs ~4 million iterations (minutes).
 
 #![cfg(loom)]
 

@@ -22,6 +22,7 @@
 //!   RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p loom-tests --release --test task_cancel
 //! Deeper: LOOM_MAX_PREEMPTIONS=3 (or unset, for the exhaustive search).
+//! Time (release, 2-core machine): ≈0.1 s at 2 preemptions, ≈0.3 s at 3.
 
 #![cfg(loom)]
 

