@@ -108,6 +108,12 @@ mod spawn;
 pub mod task;
 pub mod time;
 
+// Entry points for the loom models in `loom-tests/`; only under `cfg(loom)`.
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "loom_api.rs"]
+pub mod __loom;
+
 pub use crate::runtime::{
     Builder, EnterGuard, Handle, IoDriver, Runtime, TryCurrentError, UnhandledPanic,
 };
