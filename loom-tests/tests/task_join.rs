@@ -25,15 +25,15 @@
 //! * the first poll of the handle racing completion: `Pending` implies the
 //!   waker is woken exactly once; `Ready` implies it never is.
 //!
-//! Known bug (debug builds only), found by `join_waker_swap_racing_completion`
+//! Bug found (debug builds only, now fixed) by `join_waker_swap_racing_completion`
 //! run with the runtime's debug assertions on: `State::unset_join_waker`
 //! asserts `JOIN_WAKER` is set *before* checking `COMPLETE`. The handle saw
 //! `JOIN_WAKER` set, but by the time its CAS loop loads the word the task
 //! may have completed, woken the old waker and cleared `JOIN_WAKER` (rule
 //! 3): the assertion then fires inside `JoinHandle::poll` although the code
 //! after it handles that state correctly (`Err`, read the output). Release
-//! builds are unaffected. It passes once the assertion on `JOIN_WAKER` moves
-//! after the `COMPLETE` check.
+//! builds were unaffected. The assertion now comes after the `COMPLETE`
+//! check, and `.ci/run` runs the models with debug assertions on.
 //!
 //! Run:
 //!   RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \

@@ -19,17 +19,15 @@
 //! * nothing leaks: the task cell holds a loom `Arc` (its scheduler) and the
 //!   output and future hold tracked tokens.
 //!
-//! Known bug (found by these models; see `wake_by_ref_of_a_queued_task`):
+//! Bug found by these models (fixed; see `wake_by_ref_of_a_queued_task`):
 //! `wake_by_ref` on a task that is already NOTIFIED only *loads* the state
 //! word and writes nothing, so it has no release operation: what the waking
 //! thread wrote before the wake need not be visible to the poll that the
 //! queued `Notified` runs next, and that poll can return `Pending` on stale
 //! data with no wake left to come. (`wake`, by value, always writes the word
 //! — it drops a reference — and passes.) `Waker::wake` must happen-before
-//! the poll it causes. The two `wake_by_ref` models fail until
-//! `State::transition_to_notified_by_ref` does a release RMW on that path
-//! (e.g. a CAS of the word to its own value, as tokio does); they are
-//! `#[ignore]`d so that CI stays usable: run them with `-- --ignored`.
+//! the poll it causes. `State::transition_to_notified_by_ref` now does a
+//! release RMW on that path (a CAS of the word to its own value).
 //!
 //! Run:
 //!   RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
@@ -158,7 +156,6 @@ fn wake_by_val_racing_repoll() {
 }
 
 #[test]
-#[ignore = "known lost wake-up: wake_by_ref of a NOTIFIED task has no release (module docs); un-ignore with the fix"]
 fn wake_by_ref_racing_repoll() {
     wake_racing_repoll(Wake::ByRef, false);
 }
@@ -172,7 +169,6 @@ fn wake_by_val_racing_repoll_detached() {
 /// task is queued (it woke itself), another thread publishes the flag and
 /// calls `wake_by_ref` while the main thread runs the queued poll.
 #[test]
-#[ignore = "known lost wake-up: wake_by_ref of a NOTIFIED task has no release (module docs); un-ignore with the fix"]
 fn wake_by_ref_of_a_queued_task() {
     model(|| {
         let sched = TestScheduler::new();

@@ -434,10 +434,10 @@ async fn a_poll_style_read_dropped_by_timeout_keeps_its_data() {
     assert_eq!(&buf, b"late");
 }
 
-#[ignore = "flaky (about 1 run in 3 on current_thread): the accept after ten \
-            timed-out accepts sometimes never sees the connection; under investigation \
-            (a cancelled accept may still take it, or a cancel is not reaching the ring)"]
 #[runtime::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "flaky (about 1 run in 3): the accept after ten timed-out accepts sometimes \
+            never sees the connection; under investigation (a cancelled accept may still \
+            take it, or a cancel is not reaching the ring)"]
 async fn an_accept_dropped_by_timeout_leaves_the_listener_usable() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     for _ in 0..10 {
