@@ -397,10 +397,10 @@ impl<T: OpData> Drop for Op<T> {
             Lifecycle::Completed { res, flags } => {
                 *state = Lifecycle::Done;
                 drop(state);
-                // SAFETY: we moved the op from `Completed` to `Done` under
-                // the lock: the kernel and the driver are finished with
-                // `data`, and the future is the only party allowed to take
-                // it (module docs).
+                // We moved the op from `Completed` to `Done` under the lock:
+                // the kernel and the driver are finished with `data`, and the
+                // future is the only party allowed to take it (module docs).
+                // SAFETY: as above, this thread alone may touch `data` now.
                 let data = unsafe { (*cell.data.get()).take() };
                 complete_and_drop(data, res, flags);
             }

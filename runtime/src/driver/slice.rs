@@ -92,10 +92,10 @@ unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
     }
 
     unsafe fn set_init(&mut self, pos: usize) {
-        // SAFETY: the caller guarantees the slice's first `pos <= end -
-        // begin` bytes are initialized, and `buf`'s bytes before `begin`
-        // are (the invariant): so are `buf`'s first `begin + pos <=
-        // bytes_total()`.
+        // The caller guarantees the slice's first `pos <= end - begin` bytes
+        // are initialized, and `buf`'s bytes before `begin` are (the
+        // invariant): so are `buf`'s first `begin + pos <= bytes_total()`.
+        // SAFETY: as above.
         unsafe { self.buf.set_init(self.begin + pos) };
     }
 }
