@@ -188,6 +188,33 @@ impl fmt::Debug for TcpListener {
 /// buffer are not seen by [`read`](TcpStream::read): use one style for
 /// each direction of a stream.
 ///
+/// The owned-buffer methods are inherent, so they win over the extension
+/// traits' methods of the same name (`read`, `write`, `write_all`): call
+/// those through the trait, `AsyncWriteExt::write_all(&mut stream, data)`,
+/// or use the ones without a namesake (`read_exact`, `read_to_end`,
+/// `flush`, `close`, ...):
+///
+/// ```
+/// use futures_util::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+/// use runtime::net::{TcpListener, TcpStream};
+///
+/// #[runtime::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///     AsyncWriteExt::write_all(&mut client, b"one\ntwo\n").await?;
+///     client.close().await?; // finishes the send, then shuts down writing
+///     let mut lines = BufReader::new(server).lines();
+///     let mut got = Vec::new();
+///     while let Some(line) = futures_util::StreamExt::next(&mut lines).await {
+///         got.push(line?);
+///     }
+///     assert_eq!(got, ["one", "two"]);
+///     Ok(())
+/// }
+/// ```
+///
 /// # The cost of poll-style I/O
 ///
 /// io_uring fills and drains buffers after the call that started the
