@@ -84,8 +84,10 @@
 //! * [`task`]: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinSet`],
 //!   cancellation and [`TaskState`].
 //! * [`time`]: `sleep`, `timeout`, `interval`, and a clock tests can pause.
+//! * [`fs`]: files over io_uring: `File`, `OpenOptions`, `read`, `write`.
 //! * [`net`]: TCP, UDP and Unix sockets over io_uring.
-//! * [`io`]: standard input, readiness of any descriptor.
+//! * [`io`]: buffer traits for owned-buffer I/O, standard input, readiness
+//!   of any descriptor.
 //! * [`metrics`]: counters per runtime and per worker.
 
 #![warn(missing_docs)]
@@ -95,6 +97,7 @@ mod blocking;
 // and its re-exports are unused).
 #[allow(dead_code, unused_imports)]
 mod driver;
+pub mod fs;
 pub mod io;
 pub(crate) mod loom;
 pub mod metrics;
@@ -104,6 +107,12 @@ pub(crate) mod scheduler;
 mod spawn;
 pub mod task;
 pub mod time;
+
+// Entry points for the loom models in `loom-tests/`; only under `cfg(loom)`.
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "loom_api.rs"]
+pub mod __loom;
 
 pub use crate::runtime::{
     Builder, EnterGuard, Handle, IoDriver, Runtime, TryCurrentError, UnhandledPanic,

@@ -8,7 +8,7 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use parking_lot::Mutex;
-    pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
     /// `std::cell::UnsafeCell` with loom's access API.
     #[derive(Debug)]
@@ -34,7 +34,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
 
     /// loom's mutex with parking_lot's poison-free `lock()`.
     #[derive(Debug)]

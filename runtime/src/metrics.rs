@@ -84,6 +84,11 @@ impl RuntimeMetrics {
         }
     }
 
+    /// The I/O driver in use (see [`Handle::io_driver`](crate::Handle::io_driver)).
+    pub fn io_driver(&self) -> crate::IoDriver {
+        self.handle.io_driver()
+    }
+
     /// Tasks spawned and not yet ended.
     pub fn alive_tasks(&self) -> usize {
         match &self.handle {

@@ -531,6 +531,22 @@ impl Handle {
         RuntimeMetrics::new(self.inner.clone())
     }
 
+    /// The I/O driver this runtime uses: [`IoDriver::IoUring`], or
+    /// [`IoDriver::Auto`] if `Auto` could not set io_uring up (then I/O
+    /// operations fail with `ErrorKind::Unsupported`; the epoll fallback is
+    /// not written yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// println!("I/O through {:?}", rt.handle().io_driver());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_driver(&self) -> IoDriver {
+        self.inner.io_driver()
+    }
+
     /// Whether two handles refer to the same runtime.
     pub fn ptr_eq(&self, other: &Handle) -> bool {
         self.inner.ptr_eq(&other.inner)

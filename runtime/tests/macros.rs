@@ -110,3 +110,10 @@ fn each_test_has_its_own_runtime() {
     assert_eq!(blocking_entry(), 2);
     assert!(runtime::Handle::try_current().is_err());
 }
+
+#[runtime::test(start_paused = true)]
+async fn start_paused_gives_a_clock_that_jumps_when_idle() {
+    let start = runtime::time::Instant::now();
+    runtime::time::sleep(std::time::Duration::from_secs(3600)).await;
+    assert_eq!(start.elapsed(), std::time::Duration::from_secs(3600));
+}

@@ -511,3 +511,21 @@ fn a_wake_from_another_runtimes_worker_runs_the_task_on_its_own_runtime() {
         );
     }
 }
+
+#[test]
+fn the_io_driver_in_use_is_reported() {
+    for rt in [multi_thread(2), current_thread()] {
+        assert_eq!(rt.handle().io_driver(), runtime::IoDriver::IoUring);
+        assert_eq!(rt.metrics().io_driver(), runtime::IoDriver::IoUring);
+    }
+    let err = Builder::new_multi_thread()
+        .io_driver(runtime::IoDriver::Epoll)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+    assert!(
+        err.to_string()
+            .contains("epoll I/O driver is not implemented yet"),
+        "{err}"
+    );
+}

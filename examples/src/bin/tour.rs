@@ -1,9 +1,12 @@
 //! A tour of the runtime: spawn, join, cancel, panic propagation, groups of
-//! tasks and blocking work, printing what happens.
+//! tasks, blocking work, timeouts, a TCP echo round trip on loopback and
+//! file I/O, printing what happens.
 //!
 //! Run it with `cargo run -p examples --bin tour`.
 
+use runtime::net::{TcpListener, TcpStream};
 use runtime::task::{JoinSet, TaskState};
+use runtime::time::{sleep, timeout};
 use std::time::Duration;
 
 fn main() -> std::io::Result<()> {
@@ -50,6 +53,22 @@ fn main() -> std::io::Result<()> {
         });
         println!("blocking: {}", slept.await.unwrap());
 
+        // timeout: a future that takes too long is dropped (cancelling it).
+        let late = timeout(Duration::from_millis(10), sleep(Duration::from_secs(60))).await;
+        println!("timeout: a 60 s sleep under a 10 ms limit gives {late:?}");
+        let quick = timeout(Duration::from_secs(1), async { "in time" }).await;
+        println!("timeout: a quick future gives {quick:?}");
+
+        // TCP echo on loopback, through io_uring.
+        if let Err(err) = tcp_echo().await {
+            println!("tcp: failed: {err}");
+        }
+
+        // Files, through io_uring.
+        if let Err(err) = files().await {
+            println!("files: failed: {err}");
+        }
+
         let finished = runtime::spawn(async {});
         while !finished.is_finished() {
             runtime::task::yield_now().await;
@@ -62,6 +81,47 @@ fn main() -> std::io::Result<()> {
         "metrics: {} tasks spawned on {} workers",
         metrics.spawned_tasks(),
         metrics.num_workers()
+    );
+    Ok(())
+}
+
+/// A server task echoes one message back to a client.
+async fn tcp_echo() -> std::io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = runtime::spawn(async move {
+        let (stream, _peer) = listener.accept().await?;
+        let (n, buf) = stream.read(vec![0u8; 1024]).await;
+        let n = n?;
+        let (written, _) = stream.write_all(buf[..n].to_vec()).await;
+        written
+    });
+    let client = TcpStream::connect(addr).await?;
+    let (sent, _) = client.write_all(b"hello, echo".to_vec()).await;
+    sent?;
+    let (n, reply) = client.read(vec![0u8; 1024]).await;
+    let n = n?;
+    server.await.map_err(std::io::Error::other)??;
+    println!(
+        "tcp: sent \"hello, echo\" to {addr}, got back {:?}",
+        String::from_utf8_lossy(&reply[..n])
+    );
+    Ok(())
+}
+
+/// Writes a file, reads part of it back at an offset, and removes it.
+async fn files() -> std::io::Result<()> {
+    let path = std::env::temp_dir().join(format!("runtime-tour-{}.txt", std::process::id()));
+    runtime::fs::write(&path, "the quick brown fox").await?;
+    let file = runtime::fs::File::open(&path).await?;
+    let (n, buf) = file.read_at(vec![0u8; 5], 4).await;
+    let n = n?;
+    let len = file.metadata().await?.len();
+    file.close().await?;
+    std::fs::remove_file(&path)?;
+    println!(
+        "files: wrote {len} bytes, read {:?} at offset 4",
+        String::from_utf8_lossy(&buf[..n])
     );
     Ok(())
 }

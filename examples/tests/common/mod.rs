@@ -1,5 +1,8 @@
 //! Runs an example binary with a time limit and captures what it prints.
 
+// Each test binary includes this module and uses a different part of it.
+#![allow(dead_code)]
+
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;

@@ -114,6 +114,7 @@ mod buf;
 pub(crate) mod context;
 mod op;
 mod ops;
+mod slice;
 mod uring;
 
 #[cfg(test)]
@@ -123,4 +124,5 @@ pub use buf::{BufResult, IoBuf, IoBufMut};
 pub(crate) use context::{set_current, submit, try_submit, OwnedRing};
 pub(crate) use op::{Op, OpData};
 pub(crate) use ops::{Nop, Read, Write, CURRENT_POSITION};
+pub(crate) use slice::Slice;
 pub(crate) use uring::{Driver, DriverHandle, DriverStats};

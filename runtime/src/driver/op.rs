@@ -35,8 +35,8 @@
 //! ```text
 //!   Submitted ──poll──▶ Waiting(waker) ──CQE──▶ Completed{res, flags} ──poll──▶ Done
 //!       │                    │                        │
-//!       └──── future dropped ┴──▶ Ignored ──CQE──▶ Done (output made and dropped by the reaper)
-//!                                                     └─ future dropped: Done (output made and dropped)
+//!       └──── future dropped ┴──▶ Ignored ──CQE──▶ Done (data completed and dropped by the reaper)
+//!                                                     └─ future dropped: Done (data completed and dropped by the future)
 //! ```
 //!
 //! * `Submitted` / `Waiting`: the op is queued for or owned by the kernel.
@@ -46,16 +46,16 @@
 //!   takes it out under the state lock's protection (the transition to
 //!   `Done` happens under the lock, so exactly one side ever takes it).
 //! * `Ignored`: the future was dropped first; `data` still belongs to the
-//!   kernel. The reaper, on the completion, moves to `Done`, runs
-//!   [`OpData::complete`] and drops its output (the buffer is freed *then*,
-//!   not when the future was dropped).
-//! * `Done`: `data` has been taken or dropped.
+//!   kernel. The reaper, on the completion, moves to `Done`, hands the
+//!   result to `data` ([`OpData::complete`]) and drops the output (the
+//!   buffer is freed *then*, not when the future was dropped).
+//! * `Done`: `data` has been taken, or completed and dropped.
 //!
-//! Whenever the future does not take the output itself (it was dropped
-//! before the completion, or after it but before polling it), the output is
-//! still made, with `complete`, and dropped: an op whose result is a
-//! resource (the descriptor returned by an accept or an open) releases it
-//! instead of leaking it.
+//! So `complete` runs exactly once for every op the kernel (or the driver,
+//! with `-ECANCELED`) has answered, whether or not anybody still waits for
+//! it: an op that acquires a resource (the fd of an open or an accept) gives
+//! it an owner there, and it is released instead of leaked when the future
+//! is gone.
 //!
 //! An op that never reached the kernel (its driver had shut down, or it was
 //! dropped while still in the command queue) is completed by the driver with
@@ -96,9 +96,12 @@ pub(crate) trait OpData: Send + 'static {
 
     /// Turns the kernel's answer into the output: `Ok(res)` for a
     /// non-negative `res`, `Err(from_raw_os_error(-res))` otherwise; `flags`
-    /// are the CQE's flags. Also called, and its output dropped, when the
-    /// future is gone: an output that owns a resource must release it on
-    /// drop.
+    /// are the CQE's flags.
+    ///
+    /// Called exactly once for every op that was answered, also when its
+    /// future was dropped first (the output is then dropped at once, on the
+    /// thread that reaped or dropped the op): a resource the kernel created
+    /// for the op (a new fd) must be given an owner here.
     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
 }
 
@@ -132,9 +135,9 @@ pub(super) struct Header {
 }
 
 struct VTable {
-    /// Completes `data` and drops the output. Only in state `Ignored` →
-    /// `Done`, by the reaper.
-    drop_data: unsafe fn(NonNull<Header>, i32, u32),
+    /// Completes `data` with the CQE's `res` and `flags` and drops the
+    /// output. Only in state `Ignored` → `Done`, by the reaper.
+    complete_ignored: unsafe fn(NonNull<Header>, i32, u32),
     /// Releases one reference of the `Arc`.
     release: unsafe fn(NonNull<Header>),
 }
@@ -157,13 +160,13 @@ unsafe impl<T: Send> Sync for OpCell<T> {}
 
 fn vtable<T: OpData>() -> &'static VTable {
     &VTable {
-        drop_data: drop_data::<T>,
+        complete_ignored: complete_ignored::<T>,
         release: release::<T>,
     }
 }
 
-/// The kernel's answer as a result: a negative `res` is `-errno`.
-fn result_of(res: i32) -> io::Result<u32> {
+/// A CQE's `res` as a result: `-errno` on failure.
+fn cqe_result(res: i32) -> io::Result<u32> {
     if res < 0 {
         Err(io::Error::from_raw_os_error(-res))
     } else {
@@ -171,12 +174,10 @@ fn result_of(res: i32) -> io::Result<u32> {
     }
 }
 
-/// Runs `complete` on an op's data that nobody will take, and drops the
-/// output, so that whatever the completion carries (a new descriptor) is
-/// released.
+/// Completes `data` whose future is gone, and drops the output.
 fn complete_and_drop<T: OpData>(data: Option<T>, res: i32, flags: u32) {
     if let Some(data) = data {
-        drop(data.complete(result_of(res), flags));
+        drop(data.complete(cqe_result(res), flags));
     }
 }
 
@@ -185,7 +186,7 @@ fn complete_and_drop<T: OpData>(data: Option<T>, res: i32, flags: u32) {
 /// `ptr` points to a live `OpCell<T>` whose state the caller has just moved
 /// from `Ignored` to `Done`, which makes the caller the sole accessor of
 /// `data`.
-unsafe fn drop_data<T: OpData>(ptr: NonNull<Header>, res: i32, flags: u32) {
+unsafe fn complete_ignored<T: OpData>(ptr: NonNull<Header>, res: i32, flags: u32) {
     // SAFETY: the caller guarantees the cell is alive and that nobody else
     // accesses `data` (see above).
     let data = unsafe { (*ptr.cast::<OpCell<T>>().as_ref().data.get()).take() };
@@ -274,7 +275,7 @@ impl OpRef {
                 // SAFETY: the cell is alive (we hold a reference) and we just
                 // moved it from `Ignored` to `Done`: the future is gone and
                 // the kernel is finished, so the data is ours alone.
-                unsafe { (header.vtable.drop_data)(self.0, res, flags) };
+                unsafe { (header.vtable.complete_ignored)(self.0, res, flags) };
             }
             Lifecycle::Completed { .. } | Lifecycle::Done => {
                 unreachable!("an io_uring operation completed twice")
@@ -375,7 +376,7 @@ impl<T: OpData> Future for Op<T> {
         // is the only party allowed to take it (module docs).
         let data = unsafe { (*cell.data.get()).take() }.expect("a completed op has its data");
         this.cell = None;
-        Poll::Ready(data.complete(result_of(res), flags))
+        Poll::Ready(data.complete(cqe_result(res), flags))
     }
 }
 
@@ -391,14 +392,15 @@ impl<T: OpData> Drop for Op<T> {
                 // Our reference becomes the cancel reference.
                 self.owner.cancel(OpRef::new(cell));
             }
-            // Completed but never polled: the output is ours to make and
-            // drop (it may hold a new descriptor).
+            // The result was never taken: complete the data here (so what
+            // the kernel created for it gets an owner) and drop the output.
             Lifecycle::Completed { res, flags } => {
                 *state = Lifecycle::Done;
                 drop(state);
-                // SAFETY: we moved the op from `Completed` to `Done` under the
-                // lock, which makes the future the only party allowed to take
-                // `data` (module docs).
+                // We moved the op from `Completed` to `Done` under the lock:
+                // the kernel and the driver are finished with `data`, and the
+                // future is the only party allowed to take it (module docs).
+                // SAFETY: as above, this thread alone may touch `data` now.
                 let data = unsafe { (*cell.data.get()).take() };
                 complete_and_drop(data, res, flags);
             }

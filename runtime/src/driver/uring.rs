@@ -62,6 +62,9 @@ pub(crate) struct DriverStats {
     /// Operations whose completion was reaped (or that were completed with
     /// `ECANCELED` without reaching the kernel).
     pub(crate) completed: u64,
+    /// Operations that completed with `ECANCELED`: cancelled in the kernel,
+    /// or never submitted because the driver shut down.
+    pub(crate) cancelled: u64,
     /// `AsyncCancel`s sent for ops whose futures were dropped.
     pub(crate) cancels: u64,
     /// Times a full submission queue was flushed to make room.
@@ -262,15 +265,18 @@ impl Driver {
     /// `Some(ZERO)`: do not block), or [`DriverHandle::unpark`] is called;
     /// reaps every completion (waking wakers) before returning.
     ///
-    /// Does not block if a completion is already waiting, or if an unpark
-    /// arrived since the last `park` returned (even if `poll` reaped it).
+    /// Does not block if a completion is already waiting, if an unpark
+    /// arrived since the last `park` returned (even if `poll` reaped it), or
+    /// after shutdown.
     /// May return early (a signal, a completion of an internal request).
     pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.refresh_owner();
         self.drain_commands();
         self.drain_backlog();
 
-        let ready = self.wake_pending || self.completions_waiting();
+        // After shutdown no eventfd read is armed: an unpark could not end
+        // the wait, so never sleep.
+        let ready = self.closing || self.wake_pending || self.completions_waiting();
         let timeout = if ready { Some(Duration::ZERO) } else { timeout };
         let entered = self.enter(timeout);
         self.reap()?;
@@ -392,6 +398,7 @@ impl Driver {
 
     fn complete_unsubmitted(&mut self, op: OpRef) {
         self.stats.completed += 1;
+        self.stats.cancelled += 1;
         op.complete(-libc::ECANCELED, 0);
     }
 
@@ -424,11 +431,11 @@ impl Driver {
     }
 
     fn try_push(&mut self, sqe: &squeue::Entry) -> bool {
-        // SAFETY: every SQE the driver builds points only into memory that
-        // outlives the request: an op's data, kept alive by the kernel
-        // reference in `user_data` until the completion is reaped; or the
-        // wake buffer, freed only when no read of it is in flight; or nothing
-        // (nop, cancels).
+        // Every SQE the driver builds points only into memory that outlives
+        // the request: an op's data, kept alive by the kernel reference in
+        // `user_data` until the completion is reaped; or the wake buffer,
+        // freed only when no read of it is in flight; or nothing (nop, cancels).
+        // SAFETY: as above, the SQE's pointers stay valid until completion.
         unsafe { self.ring.submission().push(sqe) }.is_ok()
     }
 
@@ -559,6 +566,9 @@ impl Driver {
                 let op = unsafe { OpRef::from_user_data(user_data) };
                 self.ops_in_flight -= 1;
                 self.stats.completed += 1;
+                if res == -libc::ECANCELED {
+                    self.stats.cancelled += 1;
+                }
                 op.complete(res, flags);
             }
         }

@@ -4,6 +4,7 @@
 //!
 //! With io_uring the kernel uses a buffer after the call that started the
 //! operation has returned, so operations such as
+//! [`File::read_at`](crate::fs::File::read_at) or
 //! [`TcpStream::read`](crate::net::TcpStream::read) take their buffer by
 //! value ([`IoBuf`] to send from, [`IoBufMut`] to receive into) and give it
 //! back with the result, as a [`BufResult`].

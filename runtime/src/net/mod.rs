@@ -62,7 +62,6 @@
 
 mod accept;
 pub(crate) mod ops;
-mod slice;
 mod stream;
 mod sys;
 mod tcp;

@@ -30,7 +30,7 @@
 //! finishes any send in flight, then shuts the write side down.
 
 use super::ops::{RecvBuf, SendBuf, Shutdown};
-use super::slice::Slice;
+use crate::driver::Slice;
 use crate::driver::{self, BufResult, IoBuf, IoBufMut, Op};
 use std::future::Future;
 use std::io;

@@ -99,6 +99,16 @@ impl Handle {
         }
     }
 
+    /// The I/O driver in use: io_uring when the runtime has rings; `Auto`
+    /// when none could be set up (I/O operations then fail with
+    /// `Unsupported`).
+    pub(crate) fn io_driver(&self) -> crate::IoDriver {
+        match self.driver_handle() {
+            Some(_) => crate::IoDriver::IoUring,
+            None => crate::IoDriver::Auto,
+        }
+    }
+
     /// A ring to start an operation on from a thread that owns none.
     pub(crate) fn driver_handle(&self) -> Option<crate::driver::DriverHandle> {
         match self {

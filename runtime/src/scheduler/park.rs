@@ -183,6 +183,11 @@ impl Park {
     pub(crate) fn park_timeout(&self, timeout: Option<Duration>) {
         match self {
             Park::Ring(ring) => {
+                let timeout = match (timeout, ring_wait_cap()) {
+                    (Some(timeout), Some(cap)) => Some(timeout.min(cap)),
+                    (None, cap) => cap,
+                    (timeout, None) => timeout,
+                };
                 // Transient errors (EINTR, EBUSY, ETIME) are absorbed by
                 // the driver; anything else means the ring is broken, and
                 // all we can do is say so and not spin on it.
@@ -240,6 +245,20 @@ impl Park {
             Park::Condvar(_) => (0, 0),
         }
     }
+}
+
+/// Under valgrind, ring waits are capped: valgrind (3.19) runs one thread
+/// at a time and keeps its lock while a thread waits in `io_uring_enter`
+/// (it does not know that syscall blocks), so an unbounded wait would freeze
+/// the very threads that could end it. Detected once, from the libraries
+/// valgrind preloads.
+fn ring_wait_cap() -> Option<Duration> {
+    static CAP: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| {
+        let under_valgrind = std::env::var_os("LD_PRELOAD")
+            .is_some_and(|preload| preload.to_string_lossy().contains("vgpreload"));
+        under_valgrind.then(|| Duration::from_millis(5))
+    })
 }
 
 impl Unpark {

@@ -54,28 +54,30 @@ unsafe impl Send for Shard {}
 /// header is live (the registry holds a reference).
 unsafe fn prev(node: NonNull<Header>) -> Option<NonNull<Header>> {
     // SAFETY: see above.
-    unsafe { node.as_ref() }.links.prev.with(|p| unsafe { *p })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.prev.with(|p| unsafe { *p })
 }
 
 unsafe fn next(node: NonNull<Header>) -> Option<NonNull<Header>> {
     // SAFETY: see above.
-    unsafe { node.as_ref() }.links.next.with(|p| unsafe { *p })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.next.with(|p| unsafe { *p })
 }
 
 unsafe fn set_prev(node: NonNull<Header>, value: Option<NonNull<Header>>) {
     // SAFETY: see above.
-    unsafe { node.as_ref() }
-        .links
-        .prev
-        .with_mut(|p| unsafe { *p = value })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.prev.with_mut(|p| unsafe { *p = value })
 }
 
 unsafe fn set_next(node: NonNull<Header>, value: Option<NonNull<Header>>) {
     // SAFETY: see above.
-    unsafe { node.as_ref() }
-        .links
-        .next
-        .with_mut(|p| unsafe { *p = value })
+    let links = unsafe { &node.as_ref().links };
+    // SAFETY: see above.
+    links.next.with_mut(|p| unsafe { *p = value })
 }
 
 impl Shard {

@@ -235,8 +235,15 @@ impl State {
     /// has to be taken rather than transferred.
     pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
         self.fetch_update_action(|mut s| {
-            if s.is_complete() || s.is_notified() {
+            if s.is_complete() {
                 (TransitionToNotified::DoNothing, None)
+            } else if s.is_notified() {
+                // Already queued, but the wake must still happen-before the
+                // poll it stands for: a CAS of the word to its own value is
+                // the release that publishes what the waker wrote before
+                // waking (a plain load would publish nothing; found by the
+                // loom model `wake_by_ref_of_a_queued_task`).
+                (TransitionToNotified::DoNothing, Some(s))
             } else if s.is_running() {
                 s.0 |= NOTIFIED;
                 (TransitionToNotified::DoNothing, Some(s))
@@ -304,10 +311,10 @@ impl State {
     /// the slot then still belongs to the handle.
     pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|s| {
-            debug_assert!(s.is_join_interested() && !s.is_join_waker_set());
             if s.is_complete() {
                 return (Err(s), None);
             }
+            debug_assert!(s.is_join_interested() && !s.is_join_waker_set());
             let next = Snapshot(s.0 | JOIN_WAKER);
             (Ok(next), Some(next))
         })
@@ -317,10 +324,14 @@ impl State {
     /// Fails if the task completed (the task may be reading the slot).
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|s| {
-            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
+            // COMPLETE first: the task may have completed and given the slot
+            // back (clearing JOIN_WAKER) since the handle looked; then there
+            // is nothing to take back (found by the loom model
+            // `join_waker_swap_racing_completion`).
             if s.is_complete() {
                 return (Err(s), None);
             }
+            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
             let next = Snapshot(s.0 & !JOIN_WAKER);
             (Ok(next), Some(next))
         })

@@ -18,9 +18,11 @@
 //! Rules 2 and 4 are a store-then-load race on both sides (push work, then
 //! read the count / leave the count, then read the queues), so the count is
 //! SeqCst and the pusher fences before reading it.
+//!
+//! The types come from `crate::loom`, so the protocol as it ships is
+//! model-checked against a queue stand-in in `loom-tests/tests/idle.rs`.
 
-use parking_lot::Mutex;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::loom::{fence, AtomicUsize, Mutex, Ordering};
 
 const SEARCHING_MASK: usize = (1 << 16) - 1;
 const UNPARKED_ONE: usize = 1 << 16;

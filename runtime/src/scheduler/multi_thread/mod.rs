@@ -5,7 +5,11 @@
 mod idle;
 mod worker;
 
+#[cfg(not(loom))]
 use self::idle::Idle;
+// The loom models reach the idle protocol through `crate::__loom`.
+#[cfg(loom)]
+pub(crate) use self::idle::Idle;
 use super::park::{Park, Unpark, Unparker};
 use super::Config;
 use crate::blocking::BlockingPool;

@@ -269,11 +269,9 @@ impl Core {
                 return;
             }
             if fired > 0 || self.has_local_work() {
-                // Our timers, or I/O completions reaped by our ring while we
-                // slept, woke tasks (queued here, in the LIFO slot or the
-                // local queue, without notifying anyone): back to work,
-                // unless a notifier took us off the list meanwhile (then we
-                // count as searching).
+                // Our timers or our ring's completions woke tasks, queued
+                // here: back to work, unless a notifier took us off the list
+                // meanwhile (then we count as searching).
                 if !shared.idle.unpark_worker_by_id(self.index) {
                     self.is_searching.set(true);
                 }
@@ -282,12 +280,12 @@ impl Core {
         }
     }
 
-    /// Whether a task waits in this worker's LIFO slot or local queue.
+    /// Work in this worker's own LIFO slot or local queue.
     fn has_local_work(&self) -> bool {
         let lifo = self.lifo.take();
-        let has = lifo.is_some();
+        let has_lifo = lifo.is_some();
         self.lifo.set(lifo);
-        has || !self.local.is_empty()
+        has_lifo || !self.local.is_empty()
     }
 
     fn next_random(&self) -> u64 {
