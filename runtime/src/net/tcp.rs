@@ -146,6 +146,20 @@ impl TcpListener {
 
     /// Wraps a listener made with std (it may be in blocking mode; the
     /// runtime never makes blocking calls on it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let listener = runtime::net::TcpListener::from_std(std_listener);
+    ///     let addr = listener.local_addr()?;
+    ///     let _client = runtime::net::TcpStream::connect(addr).await?;
+    ///     listener.accept().await?;
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> TcpListener {
         TcpListener {
             fd: Arc::new(listener),
@@ -316,6 +330,23 @@ impl TcpStream {
 
     /// Wraps a stream made with std (it may be in blocking mode; the
     /// runtime never makes blocking calls on it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let stream = runtime::net::TcpStream::from_std(std_stream);
+    ///     let (mut accepted, _) = listener.accept()?;
+    ///     stream.write_all(&b"from std"[..]).await.0?;
+    ///     let mut buf = [0u8; 8];
+    ///     std::io::Read::read_exact(&mut accepted, &mut buf)?;
+    ///     assert_eq!(&buf, b"from std");
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> TcpStream {
         TcpStream::from_socket(stream)
     }

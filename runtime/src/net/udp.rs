@@ -70,6 +70,19 @@ impl UdpSocket {
 
     /// Wraps a socket made with std (it may be in blocking mode; the
     /// runtime never makes blocking calls on it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let socket = runtime::net::UdpSocket::from_std(std::net::UdpSocket::bind("127.0.0.1:0")?);
+    ///     socket.send_to(&b"me"[..], socket.local_addr()?).await.0?;
+    ///     let (n, _) = socket.recv(Vec::with_capacity(8)).await;
+    ///     assert_eq!(n?, 2);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> UdpSocket {
         UdpSocket {
             fd: Arc::new(socket),
@@ -248,6 +261,20 @@ impl UdpSocket {
     }
 
     /// The connected peer's address (`NotConnected` if none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let socket = runtime::net::UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let err = socket.peer_addr().unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    ///     socket.connect("127.0.0.1:9").await?;
+    ///     assert_eq!(socket.peer_addr()?.port(), 9);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.fd.peer_addr()
     }

@@ -80,6 +80,21 @@ impl UnixListener {
     }
 
     /// Wraps a listener made with std.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let path = std::env::temp_dir().join(format!("runtime-std-{}.sock", std::process::id()));
+    ///     let _ = std::fs::remove_file(&path);
+    ///     let listener = runtime::net::UnixListener::from_std(std::os::unix::net::UnixListener::bind(&path)?);
+    ///     let _client = runtime::net::UnixStream::connect(&path).await?;
+    ///     listener.accept().await?;
+    ///     std::fs::remove_file(&path)?;
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> UnixListener {
         UnixListener {
             fd: Arc::new(listener),
@@ -229,6 +244,20 @@ impl UnixStream {
     }
 
     /// Wraps a stream made with std.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let (a, b) = (runtime::net::UnixStream::from_std(a), runtime::net::UnixStream::from_std(b));
+    ///     a.write_all(&b"x"[..]).await.0?;
+    ///     let (n, _) = b.read(Vec::with_capacity(1)).await;
+    ///     assert_eq!(n?, 1);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> UnixStream {
         UnixStream {
             inner: Stream::from_arc(Arc::new(stream)),
@@ -325,6 +354,19 @@ impl UnixStream {
     }
 
     /// The address of the other end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, _b) = runtime::net::UnixStream::pair()?;
+    ///     // A socket pair has no names.
+    ///     assert!(a.peer_addr()?.is_unnamed());
+    ///     assert!(a.local_addr()?.is_unnamed());
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.socket().peer_addr()
     }
