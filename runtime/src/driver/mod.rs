@@ -123,6 +123,6 @@ mod test;
 pub use buf::{BufResult, IoBuf, IoBufMut};
 pub(crate) use context::{set_current, submit, try_submit, OwnedRing};
 pub(crate) use op::{Op, OpData};
-pub(crate) use ops::{Nop, Read, Write, CURRENT_POSITION};
+pub(crate) use ops::{read_done, sqe_len, Nop, Read, Write, CURRENT_POSITION};
 pub(crate) use slice::Slice;
 pub(crate) use uring::{Driver, DriverHandle, DriverStats};

@@ -23,7 +23,7 @@ pub(crate) const CURRENT_POSITION: u64 = u64::MAX;
 
 /// Clamps a buffer length to what one SQE can carry; a longer buffer is
 /// transferred partially, as `read(2)` may.
-fn sqe_len(len: usize) -> u32 {
+pub(crate) fn sqe_len(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
@@ -83,18 +83,27 @@ where
             .build()
     }
 
-    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> BufResult<usize, B> {
-        match result {
-            Ok(n) => {
-                let n = n as usize;
-                // SAFETY: the kernel reports that it wrote `n` bytes from the
-                // start of the buffer, and `n <= bytes_total()` (the length
-                // we gave it).
-                unsafe { self.buf.set_init(n) };
-                (Ok(n), self.buf)
-            }
-            Err(err) => (Err(err), self.buf),
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> BufResult<usize, B> {
+        read_done(self.buf, result)
+    }
+}
+
+/// The end of any read into `buf` from its start: the kernel's byte count
+/// marks that many bytes initialized, and the buffer goes back with it.
+///
+/// `result` must be the completion of an op that read into
+/// `buf.stable_mut_ptr()` with a length of at most `buf.bytes_total()`.
+pub(crate) fn read_done<B: IoBufMut>(mut buf: B, result: io::Result<u32>) -> BufResult<usize, B> {
+    match result {
+        Ok(n) => {
+            let n = n as usize;
+            // SAFETY: the kernel reports that it wrote `n` bytes from the
+            // start of the buffer, and `n <= bytes_total()`, the most any
+            // read given this buffer may ask for (the contract above).
+            unsafe { buf.set_init(n) };
+            (Ok(n), buf)
         }
+        Err(err) => (Err(err), buf),
     }
 }
 

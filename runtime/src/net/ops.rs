@@ -10,19 +10,13 @@
 
 use super::accept::{Accepted, Backlog};
 use super::sys::SockAddr;
-use crate::driver::{BufResult, IoBuf, IoBufMut, OpData};
+use crate::driver::{read_done, sqe_len, BufResult, IoBuf, IoBufMut, OpData};
 use io_uring::types::Fd;
 use io_uring::{opcode, squeue};
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-
-/// Clamps a buffer length to what one SQE can carry; a longer buffer is
-/// transferred partially.
-fn sqe_len(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
 
 /// `accept4(2)` with `SOCK_CLOEXEC`: resolves to the new connection's
 /// descriptor and the peer's address, as an [`Accepted`] that hands the
@@ -125,18 +119,8 @@ where
         opcode::Recv::new(Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len).build()
     }
 
-    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        match result {
-            Ok(n) => {
-                let n = n as usize;
-                // SAFETY: the kernel reports that it wrote `n` bytes from the
-                // start of the buffer, and `n <= bytes_total()`, the length
-                // it was given.
-                unsafe { self.buf.set_init(n) };
-                (Ok(n), self.buf)
-            }
-            Err(err) => (Err(err), self.buf),
-        }
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        read_done(self.buf, result)
     }
 }
 
@@ -315,20 +299,17 @@ where
         opcode::RecvMsg::new(Fd(self.fd.as_raw_fd()), hdr).build()
     }
 
-    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        // One iovec over the whole buffer: the data is a read into `buf`.
+        let (result, buf) = read_done(self.buf, result);
         match result {
             Ok(n) => {
-                let n = n as usize;
-                // SAFETY: the kernel reports that it wrote `n` bytes at the
-                // start of the buffer (through the one iovec), `n <=
-                // bytes_total()`.
-                unsafe { self.buf.set_init(n) };
                 // The kernel wrote the sender's address and its length.
                 let mut addr = self.msg.addr;
                 addr.set_len(self.msg.hdr.msg_namelen);
-                (Ok((n, addr)), self.buf)
+                (Ok((n, addr)), buf)
             }
-            Err(err) => (Err(err), self.buf),
+            Err(err) => (Err(err), buf),
         }
     }
 }
