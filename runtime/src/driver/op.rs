@@ -350,6 +350,10 @@ impl<T: OpData> Future for Op<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
         let cell = this.cell.as_ref().expect("`Op` polled after completion");
+        // A loop over ops whose completions are already in must still give
+        // its worker back: each ready result spends a unit of the task's
+        // budget (refunded when the op turns out to be still pending).
+        let coop = std::task::ready!(crate::scheduler::coop::poll_proceed(cx));
         let mut state = cell.header.state.lock();
         let (res, flags) = match &mut *state {
             Lifecycle::Submitted => {
@@ -376,6 +380,7 @@ impl<T: OpData> Future for Op<T> {
         // is the only party allowed to take it (module docs).
         let data = unsafe { (*cell.data.get()).take() }.expect("a completed op has its data");
         this.cell = None;
+        coop.made_progress();
         Poll::Ready(data.complete(cqe_result(res), flags))
     }
 }

@@ -485,6 +485,49 @@ fn waker_is_replaced_on_repoll() {
 }
 
 #[test]
+fn a_completed_op_spends_the_coop_budget() {
+    use crate::scheduler::coop;
+
+    let (mut driver, _handle) = Driver::new(8).unwrap();
+    let waker = TestWaker::new();
+    let mut nop = driver.submit(Nop);
+    assert!(poll_once(&mut nop, &waker).is_pending());
+    park_until(&mut driver, |d| d.in_flight() == 0);
+    let woken = waker.wakes();
+
+    coop::with_budget(|| {
+        // Spend the whole budget on other ready work.
+        while let Poll::Ready(unit) = coop::poll_proceed(&mut Context::from_waker(Waker::noop())) {
+            unit.made_progress();
+        }
+        assert!(
+            poll_once(&mut nop, &waker).is_pending(),
+            "a ready op must yield once the budget is spent"
+        );
+        assert_eq!(waker.wakes(), woken + 1, "and wake its task to come back");
+    });
+    // The next poll has a fresh budget, and the result is still there.
+    let out = coop::with_budget(|| poll_once(&mut nop, &waker));
+    assert!(matches!(out, Poll::Ready(Ok(0))));
+}
+
+#[test]
+fn a_pending_op_costs_no_budget() {
+    use crate::scheduler::coop;
+
+    let (mut driver, _handle) = Driver::new(8).unwrap();
+    let (rx, _tx) = pipe();
+    let waker = TestWaker::new();
+    let mut read = driver.submit(Read::stream(rx, Vec::with_capacity(4)));
+    coop::with_budget(|| {
+        for _ in 0..usize::from(coop::BUDGET) * 2 {
+            assert!(poll_once(&mut read, &waker).is_pending());
+        }
+        assert!(coop::has_budget_remaining(), "pending polls are refunded");
+    });
+}
+
+#[test]
 fn op_submitted_from_another_thread() {
     let (mut driver, handle) = Driver::new(8).unwrap();
     let watchdog = Watchdog::new(&handle);
