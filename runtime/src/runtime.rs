@@ -19,7 +19,8 @@ pub enum IoDriver {
     Auto,
     /// io_uring, or `build()` fails.
     IoUring,
-    /// epoll (through mio), with file I/O on the blocking pool.
+    /// epoll (through mio), with file I/O on the blocking pool; `build()`
+    /// fails only if epoll itself cannot be set up.
     Epoll,
 }
 
@@ -151,6 +152,17 @@ impl Builder {
     }
 
     /// Which I/O driver to use (default [`IoDriver::Auto`]).
+    ///
+    /// With `Auto`, the environment variable `RUNTIME_IO_DRIVER` decides
+    /// when it is set: `io_uring`, `epoll`, or `auto` (then `build()` fails
+    /// with `InvalidInput` on any other value). That lets a whole test suite
+    /// run on the epoll driver without changing a line. An explicit
+    /// `IoUring` or `Epoll` here wins over the variable.
+    ///
+    /// The epoll driver serves the same types (files, sockets, readiness,
+    /// timers): socket calls are tried without blocking and wait for
+    /// readiness on `EAGAIN`; file calls run on the blocking pool.
+    /// `ring_entries` does not apply to it.
     pub fn io_driver(&mut self, driver: IoDriver) -> &mut Builder {
         self.io_driver = driver;
         self
@@ -256,17 +268,29 @@ impl Builder {
             on_thread_stop: self.on_thread_stop.clone(),
         });
 
-        let mut rings = self.rings(worker_threads)?;
+        let (rings, reactor): (Vec<Option<crate::driver::Driver>>, _) =
+            match self.io(worker_threads)? {
+                Io::Rings(rings) => (rings.into_iter().map(Some).collect(), None),
+                Io::Epoll(reactor) => ((0..worker_threads).map(|_| None).collect(), Some(reactor)),
+            };
         let (handle, workers) = match self.flavor {
             Flavor::CurrentThread => {
-                let ring = rings.pop().flatten();
-                let shared = current_thread::build(config, blocking.clone(), ring);
+                let ring = rings.into_iter().next().flatten();
+                let shared = current_thread::build(config, blocking.clone(), ring, reactor);
                 (scheduler::Handle::CurrentThread(shared), Vec::new())
             }
             Flavor::MultiThread => {
-                let (shared, launches) = multi_thread::build(config, blocking.clone(), rings);
-                let workers = multi_thread::launch(&shared, launches)?;
-                (scheduler::Handle::MultiThread(shared), workers)
+                let (shared, launches) =
+                    multi_thread::build(config, blocking.clone(), rings, reactor.clone());
+                match multi_thread::launch(&shared, launches) {
+                    Ok(workers) => (scheduler::Handle::MultiThread(shared), workers),
+                    Err(err) => {
+                        if let Some(reactor) = reactor {
+                            reactor.shutdown();
+                        }
+                        return Err(err);
+                    }
+                }
             }
         };
         blocking.set_handle(handle.clone());
@@ -279,33 +303,73 @@ impl Builder {
     }
 }
 
+/// The I/O side of a runtime being built: a ring per worker, or the epoll
+/// driver.
+enum Io {
+    Rings(Vec<crate::driver::Driver>),
+    Epoll(Arc<crate::driver::epoll::Reactor>),
+}
+
+/// The environment variable that picks the driver of runtimes whose
+/// builder says [`IoDriver::Auto`].
+const IO_DRIVER_ENV: &str = "RUNTIME_IO_DRIVER";
+
+/// What `RUNTIME_IO_DRIVER` asks for: `io_uring`, `epoll` or `auto` (or
+/// nothing, when unset); anything else is an `InvalidInput` error that
+/// names the variable.
+fn driver_from_env(value: Option<&std::ffi::OsStr>) -> io::Result<IoDriver> {
+    let Some(value) = value else {
+        return Ok(IoDriver::Auto);
+    };
+    match value.to_str().map(str::trim) {
+        Some("epoll") => Ok(IoDriver::Epoll),
+        Some("io_uring" | "iouring" | "uring") => Ok(IoDriver::IoUring),
+        Some("auto" | "") => Ok(IoDriver::Auto),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{IO_DRIVER_ENV}={value:?} is not a driver: use `io_uring`, `epoll` or `auto`"),
+        )),
+    }
+}
+
 impl Builder {
-    /// One io_uring ring per worker, as `io_driver` asks. `IoDriver::Auto`
-    /// falls back to no ring at all when io_uring cannot be set up (old
-    /// kernel, `kernel.io_uring_disabled`, a seccomp profile): tasks and
-    /// timers then work and I/O operations fail with `Unsupported`, until
-    /// the epoll driver exists.
-    fn rings(&self, count: usize) -> io::Result<Vec<Option<crate::driver::Driver>>> {
-        if self.io_driver == IoDriver::Epoll {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the epoll I/O driver is not implemented yet; use IoDriver::IoUring or Auto",
-            ));
+    /// The driver to set up: the builder's, or for `Auto` what
+    /// `RUNTIME_IO_DRIVER` says.
+    fn driver_choice(&self) -> io::Result<IoDriver> {
+        if self.io_driver != IoDriver::Auto {
+            return Ok(self.io_driver);
         }
-        let mut rings = Vec::with_capacity(count);
-        for _ in 0..count {
-            match crate::driver::Driver::new(self.ring_entries) {
-                Ok((driver, _handle)) => rings.push(Some(driver)),
-                Err(err) if self.io_driver == IoDriver::IoUring => {
-                    return Err(io::Error::new(
-                        err.kind(),
-                        format!("cannot set up an io_uring ring: {err}"),
-                    ));
+        driver_from_env(std::env::var_os(IO_DRIVER_ENV).as_deref())
+    }
+
+    /// One io_uring ring per worker, or the epoll driver, as `io_driver`
+    /// (or `RUNTIME_IO_DRIVER`) asks. `Auto` takes epoll when io_uring
+    /// cannot be set up (an old kernel, `kernel.io_uring_disabled`, a
+    /// seccomp profile, the memlock limit).
+    fn io(&self, count: usize) -> io::Result<Io> {
+        let choice = self.driver_choice()?;
+        if choice != IoDriver::Epoll {
+            let mut rings = Vec::with_capacity(count);
+            for _ in 0..count {
+                match crate::driver::Driver::new(self.ring_entries) {
+                    Ok((driver, _handle)) => rings.push(driver),
+                    Err(err) if choice == IoDriver::IoUring => {
+                        return Err(io::Error::new(
+                            err.kind(),
+                            format!("cannot set up an io_uring ring: {err}"),
+                        ));
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => return Ok((0..count).map(|_| None).collect()),
+            }
+            if rings.len() == count {
+                return Ok(Io::Rings(rings));
             }
         }
-        Ok(rings)
+        let reactor = crate::driver::epoll::Reactor::start(&self.thread_name).map_err(|err| {
+            io::Error::new(err.kind(), format!("cannot start the epoll driver: {err}"))
+        })?;
+        Ok(Io::Epoll(reactor))
     }
 }
 
@@ -420,6 +484,12 @@ impl Runtime {
             }
         }
         self.blocking.shutdown(deadline);
+        // Last: the tasks and blocking closures above may still have
+        // waited on it. Tasks waiting from elsewhere (a `block_on` of
+        // another runtime) are woken and their I/O fails with `ECANCELED`.
+        if let Some(reactor) = self.handle.inner.reactor() {
+            reactor.shutdown();
+        }
     }
 }
 
@@ -531,14 +601,20 @@ impl Handle {
         RuntimeMetrics::new(self.inner.clone())
     }
 
-    /// The I/O driver this runtime uses: [`IoDriver::IoUring`], or
-    /// [`IoDriver::Auto`] if `Auto` could not set io_uring up (then I/O
-    /// operations fail with `ErrorKind::Unsupported`; the epoll fallback is
-    /// not written yet).
+    /// The I/O driver this runtime uses: [`IoDriver::IoUring`] or
+    /// [`IoDriver::Epoll`], never `Auto`.
     ///
     /// # Examples
     ///
     /// ```
+    /// use runtime::{Builder, IoDriver};
+    ///
+    /// let rt = Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .io_driver(IoDriver::Epoll)
+    ///     .build()?;
+    /// assert_eq!(rt.handle().io_driver(), IoDriver::Epoll);
+    ///
     /// let rt = runtime::Runtime::new()?;
     /// println!("I/O through {:?}", rt.handle().io_driver());
     /// # Ok::<(), std::io::Error>(())
@@ -592,3 +668,24 @@ impl fmt::Display for TryCurrentError {
 }
 
 impl std::error::Error for TryCurrentError {}
+
+#[cfg(test)]
+mod test {
+    use super::{driver_from_env, IoDriver};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_driver_variable_is_parsed_or_refused_with_its_name() {
+        let parse = |value: &str| driver_from_env(Some(OsStr::new(value)));
+        assert_eq!(driver_from_env(None).unwrap(), IoDriver::Auto);
+        assert_eq!(parse("epoll").unwrap(), IoDriver::Epoll);
+        assert_eq!(parse("io_uring").unwrap(), IoDriver::IoUring);
+        assert_eq!(parse(" auto ").unwrap(), IoDriver::Auto);
+        let err = parse("kqueue").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "RUNTIME_IO_DRIVER=\"kqueue\" is not a driver: use `io_uring`, `epoll` or `auto`"
+        );
+    }
+}

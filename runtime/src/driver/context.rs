@@ -5,8 +5,10 @@
 //! a runtime (a multi-thread `block_on`, the blocking pool) hands the op to
 //! one of the runtime's rings through its command queue; the op then
 //! belongs to that ring, which reaps its completion and wakes the waker
-//! wherever the task is by then.
+//! wherever the task is by then. On a runtime without rings, the op is
+//! carried out by the epoll driver.
 
+use super::epoll::EpollOp;
 use super::{Driver, DriverHandle, Op, OpData};
 use crate::scheduler::context;
 use std::cell::{Cell, RefCell};
@@ -56,9 +58,8 @@ impl Drop for CurrentGuard<'_> {
 
 /// Starts an operation on the right ring (see the module docs).
 ///
-/// Errors: outside a runtime, and on a runtime that runs without io_uring
-/// (`ErrorKind::Unsupported`). On a runtime that has shut down, the op
-/// completes at once with `ECANCELED`.
+/// Errors: outside a runtime. On a runtime that has shut down, the op
+/// completes with `ECANCELED`.
 pub(crate) fn submit<T: OpData>(data: T) -> io::Result<Op<T>> {
     try_submit(data).map_err(|(err, _)| err)
 }
@@ -76,14 +77,14 @@ pub(crate) fn try_submit<T: OpData>(data: T) -> Result<Op<T>, (io::Error, T)> {
         );
         return Err((err, data));
     };
-    match handle.driver_handle() {
-        Some(ring) => Ok(ring.submit(data)),
+    if let Some(ring) = handle.driver_handle() {
+        return Ok(ring.submit(data));
+    }
+    match handle.reactor() {
+        Some(reactor) => Ok(Op::Epoll(EpollOp::new(data, reactor.clone(), &handle))),
         None => {
-            let err = io::Error::new(
-                io::ErrorKind::Unsupported,
-                "this runtime has no io_uring driver (io_uring could not be set up, or \
-                 `IoDriver::Epoll` was chosen, whose fallback is not available yet)",
-            );
+            // Every runtime has rings or a reactor; this is a bug.
+            let err = io::Error::other("this runtime has no I/O driver");
             Err((err, data))
         }
     }

@@ -12,10 +12,12 @@
 //!   queue and eventfd. Everything aimed at a ring from another thread goes
 //!   through it: an op submitted by a thread that is not the ring's, and the
 //!   cancel of an op whose future was dropped anywhere.
-//! * [`Op`] and [`OpData`] (`op.rs`): an in-flight operation is one heap
+//! * [`OpData`] and `UringOp` (`op.rs`): an in-flight operation is one heap
 //!   object that owns the op's data (buffers, fds, ...) and whose address is
-//!   the SQE's `user_data`; `Op<T>` is its future. `op.rs` documents the
-//!   state machine and who owns the data in each state.
+//!   the SQE's `user_data`; `UringOp<T>` is its future. `op.rs` documents
+//!   the state machine and who owns the data in each state. [`Op`]
+//!   (`future.rs`) is the future users of the driver see: a `UringOp`, or
+//!   an epoll op (below).
 //! * [`IoBuf`], [`IoBufMut`], [`BufResult`] (`buf.rs`): buffer traits.
 //! * [`Nop`], [`Read`], [`Write`] (`ops.rs`): the operations so far.
 //!
@@ -40,6 +42,8 @@
 //!     type Output;
 //!     fn sqe(&mut self) -> io_uring::squeue::Entry;
 //!     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
+//!     fn fallback(&self) -> Fallback;                        // the epoll driver's way
+//!     fn perform(&mut self) -> i32;                           // ... as one system call
 //! }
 //! impl<T: OpData> Future for Op<T> { type Output = T::Output; } // Send, Unpin
 //! ```
@@ -108,10 +112,18 @@
 //!   queue, so it is safe to drop ops from a waker or from inside the
 //!   driver's reaping. A later direct path (a thread-local `&mut Driver` for
 //!   the current worker) must keep that property (no re-entrant borrow).
-//! * Ops do not spend the coop budget yet.
+//! * An `Op` spends a unit of the task's coop budget per ready result.
+//!
+//! # Without io_uring
+//!
+//! The same ops run on the epoll driver (`epoll/`): each [`OpData`] also
+//! says how to carry it out as a plain system call ([`Fallback`],
+//! `OpData::perform`), and [`Op`] is either a ring's op or an epoll op.
 
 mod buf;
 pub(crate) mod context;
+pub(crate) mod epoll;
+mod future;
 mod op;
 mod ops;
 mod slice;
@@ -122,7 +134,8 @@ mod test;
 
 pub use buf::{BufResult, IoBuf, IoBufMut};
 pub(crate) use context::{set_current, submit, try_submit, OwnedRing};
-pub(crate) use op::{Op, OpData};
-pub(crate) use ops::{read_done, sqe_len, Nop, Read, Write, CURRENT_POSITION};
+pub(crate) use future::Op;
+pub(crate) use op::{Fallback, OpData};
+pub(crate) use ops::{read_done, sqe_len, syscall_res, Nop, Read, Write, CURRENT_POSITION, MAX_RW};
 pub(crate) use slice::Slice;
 pub(crate) use uring::{Driver, DriverHandle, DriverStats};

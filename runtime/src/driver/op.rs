@@ -1,5 +1,5 @@
 //! In-flight operations: the heap object the kernel points at, and the
-//! [`Op`] future that waits on it.
+//! [`UringOp`] future that waits on it.
 //!
 //! # The operation object
 //!
@@ -13,7 +13,7 @@
 //!
 //! The `Arc`'s count tracks three kinds of owner:
 //!
-//! * the [`Op`] future (one reference, until it completes or is dropped);
+//! * the [`UringOp`] future (one reference, until it completes or is dropped);
 //! * the *kernel reference*: an [`OpRef`] turned into the SQE's `user_data`
 //!   when the op is pushed; it comes back out of the CQE's `user_data` when
 //!   the completion is reaped, and only then is it released. While the op
@@ -85,7 +85,7 @@ pub(super) const CANCEL_TAG: u64 = 0b001;
 /// What an operation owns while in flight (buffers, fds, sockaddr
 /// storage, ...) and how it turns into a submission queue entry.
 pub(crate) trait OpData: Send + 'static {
-    /// What the [`Op`] future resolves to.
+    /// What the [`Op`](super::Op) future resolves to.
     type Output;
 
     /// Builds the SQE. Called once, after `self` has reached its final place
@@ -103,6 +103,36 @@ pub(crate) trait OpData: Send + 'static {
     /// thread that reaped or dropped the op): a resource the kernel created
     /// for the op (a new fd) must be given an owner here.
     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
+
+    /// How the epoll driver (no io_uring) runs this op: see [`Fallback`].
+    fn fallback(&self) -> Fallback;
+
+    /// The op as one ordinary system call, for the epoll driver; returns
+    /// what a CQE's `res` would hold (the result, or `-errno`).
+    ///
+    /// With [`Fallback::Readiness`] it must not block: `-EAGAIN` means "not
+    /// ready, call again once the fd is". It may be called several times,
+    /// and is followed by exactly one [`complete`](OpData::complete) with
+    /// the final answer (flags 0).
+    fn perform(&mut self) -> i32;
+}
+
+/// How the epoll driver performs an [`OpData`] without a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fallback {
+    /// The system call never blocks (`shutdown`, a no-op): it runs on the
+    /// polling thread.
+    Immediate,
+    /// Sockets, pipes and other pollable descriptors: try the call without
+    /// blocking; while it says `EAGAIN`, wait until `fd` is ready for
+    /// `interest`, then try again.
+    Readiness {
+        fd: std::os::fd::RawFd,
+        interest: mio::Interest,
+    },
+    /// The call may block for a while and cannot be polled (regular files,
+    /// `open`, `fsync`, `statx`, `close`): it runs on the blocking pool.
+    Blocking,
 }
 
 enum Lifecycle {
@@ -166,7 +196,7 @@ fn vtable<T: OpData>() -> &'static VTable {
 }
 
 /// A CQE's `res` as a result: `-errno` on failure.
-fn cqe_result(res: i32) -> io::Result<u32> {
+pub(super) fn cqe_result(res: i32) -> io::Result<u32> {
     if res < 0 {
         Err(io::Error::from_raw_os_error(-res))
     } else {
@@ -309,18 +339,18 @@ impl fmt::Debug for OpRef {
 /// Dropping it before that marks the op `Ignored` and sends an `AsyncCancel`
 /// to the ring that owns it (through that ring's command queue); the op's
 /// data, and so its buffer, is freed only when the completion arrives.
-pub(crate) struct Op<T: OpData> {
+pub(crate) struct UringOp<T: OpData> {
     /// `None` once the output has been returned.
     cell: Option<Arc<OpCell<T>>>,
     /// The ring this op was submitted to; cancels go there.
     owner: DriverHandle,
 }
 
-impl<T: OpData> Op<T> {
+impl<T: OpData> UringOp<T> {
     /// Allocates the op, builds its SQE from `data` in its final place, and
     /// returns the future, the kernel reference and the SQE (without
     /// `user_data`; the driver sets it from the kernel reference).
-    pub(super) fn new(data: T, owner: DriverHandle) -> (Op<T>, OpRef, squeue::Entry) {
+    pub(super) fn new(data: T, owner: DriverHandle) -> (UringOp<T>, OpRef, squeue::Entry) {
         let mut cell = Arc::new(OpCell {
             header: Header {
                 state: Mutex::new(Lifecycle::Submitted),
@@ -336,7 +366,7 @@ impl<T: OpData> Op<T> {
             .expect("a new op has its data")
             .sqe();
         let kernel_ref = OpRef::new(cell.clone());
-        let op = Op {
+        let op = UringOp {
             cell: Some(cell),
             owner,
         };
@@ -344,16 +374,15 @@ impl<T: OpData> Op<T> {
     }
 }
 
-impl<T: OpData> Future for Op<T> {
+impl<T: OpData> Future for UringOp<T> {
     type Output = T::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
-        let cell = this.cell.as_ref().expect("`Op` polled after completion");
-        // A loop over ops whose completions are already in must still give
-        // its worker back: each ready result spends a unit of the task's
-        // budget (refunded when the op turns out to be still pending).
-        let coop = std::task::ready!(crate::scheduler::coop::poll_proceed(cx));
+        let cell = this
+            .cell
+            .as_ref()
+            .expect("`UringOp` polled after completion");
         let mut state = cell.header.state.lock();
         let (res, flags) = match &mut *state {
             Lifecycle::Submitted => {
@@ -370,7 +399,7 @@ impl<T: OpData> Future for Op<T> {
             }
             Lifecycle::Completed { res, flags } => (*res, *flags),
             Lifecycle::Ignored | Lifecycle::Done => {
-                unreachable!("a live `Op` sees its op ignored or done")
+                unreachable!("a live `UringOp` sees its op ignored or done")
             }
         };
         *state = Lifecycle::Done;
@@ -380,12 +409,11 @@ impl<T: OpData> Future for Op<T> {
         // is the only party allowed to take it (module docs).
         let data = unsafe { (*cell.data.get()).take() }.expect("a completed op has its data");
         this.cell = None;
-        coop.made_progress();
         Poll::Ready(data.complete(cqe_result(res), flags))
     }
 }
 
-impl<T: OpData> Drop for Op<T> {
+impl<T: OpData> Drop for UringOp<T> {
     fn drop(&mut self) {
         let Some(cell) = self.cell.take() else { return };
         let mut state = cell.header.state.lock();
@@ -410,18 +438,18 @@ impl<T: OpData> Drop for Op<T> {
                 complete_and_drop(data, res, flags);
             }
             Lifecycle::Ignored | Lifecycle::Done => {
-                unreachable!("a live `Op` sees its op ignored or done")
+                unreachable!("a live `UringOp` sees its op ignored or done")
             }
         }
     }
 }
 
-impl<T: OpData> fmt::Debug for Op<T> {
+impl<T: OpData> fmt::Debug for UringOp<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.cell {
             Some(cell) => cell.header.state.lock().name(),
             None => "Done",
         };
-        f.debug_struct("Op").field("state", &state).finish()
+        f.debug_struct("UringOp").field("state", &state).finish()
     }
 }

@@ -9,11 +9,11 @@
 //! reference from then on).
 
 use super::buf::{BufResult, IoBuf, IoBufMut};
-use super::op::OpData;
+use super::op::{Fallback, OpData};
 use io_uring::types::Fd;
 use io_uring::{opcode, squeue};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// The offset that means "no explicit position" (`-1` for the kernel): the
 /// file's current position, advanced by the transfer, on seekable files
@@ -25,6 +25,75 @@ pub(crate) const CURRENT_POSITION: u64 = u64::MAX;
 /// transferred partially, as `read(2)` may.
 pub(crate) fn sqe_len(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// The most one `read(2)` or `write(2)` transfers on Linux
+/// (`MAX_RW_COUNT`); the epoll driver's calls ask for at most this much, so
+/// a byte count always fits a CQE-style `i32`.
+pub(crate) const MAX_RW: usize = 0x7fff_f000;
+
+/// A system call's return value as a CQE's `res`: the value, or `-errno`
+/// (read right after the call, on the same thread).
+pub(crate) fn syscall_res(ret: isize) -> i32 {
+    if ret < 0 {
+        -io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    } else {
+        i32::try_from(ret).unwrap_or(i32::MAX)
+    }
+}
+
+/// A file offset for `pread(2)` / `pwrite(2)`, or `None` for
+/// [`CURRENT_POSITION`]; offsets past `off_t` fail with `EINVAL`, as the
+/// kernel would.
+fn file_offset(offset: u64) -> Result<Option<libc::off_t>, i32> {
+    if offset == CURRENT_POSITION {
+        return Ok(None);
+    }
+    libc::off_t::try_from(offset)
+        .map(Some)
+        .map_err(|_| -libc::EINVAL)
+}
+
+/// How the epoll driver runs a read or write: on a regular file or block
+/// device, on the blocking pool; on anything else (a pipe, a terminal, a
+/// socket: streams, which may wait forever, and a pool thread cannot be
+/// interrupted) by readiness, ignoring the offset as the ring does.
+fn file_or_stream(fd: RawFd, interest: mio::Interest) -> Fallback {
+    if is_stream(fd) {
+        Fallback::Readiness { fd, interest }
+    } else {
+        Fallback::Blocking
+    }
+}
+
+/// Whether `fd` is neither a regular file nor a block device (`fstat(2)`;
+/// a failing `fstat` says "file", and the call itself reports the error).
+fn is_stream(fd: RawFd) -> bool {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `stat` has room for the `struct stat` the kernel writes.
+    if unsafe { libc::fstat(fd, stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: a successful `fstat` filled the whole struct.
+    let mode = unsafe { stat.assume_init() }.st_mode & libc::S_IFMT;
+    mode != libc::S_IFREG && mode != libc::S_IFBLK
+}
+
+/// Whether `fd` is ready for `events` right now (`poll(2)` with a zero
+/// timeout); errors and hang-ups count as ready, so the call that follows
+/// reports them. The descriptor may be in blocking mode: the call made
+/// after a `true` does not wait, as long as nobody else reads (or writes)
+/// it in between.
+fn poll_now(fd: RawFd, events: libc::c_short) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd`, and a zero timeout.
+    unsafe { libc::poll(&mut pollfd, 1, 0) != 0 }
 }
 
 /// Does nothing in the kernel; completes with 0. For tests and wake-ups.
@@ -40,6 +109,14 @@ impl OpData for Nop {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
         result
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Immediate
+    }
+
+    fn perform(&mut self) -> i32 {
+        0
     }
 }
 
@@ -85,6 +162,34 @@ where
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> BufResult<usize, B> {
         read_done(self.buf, result)
+    }
+
+    fn fallback(&self) -> Fallback {
+        file_or_stream(self.fd.as_raw_fd(), mio::Interest::READABLE)
+    }
+
+    fn perform(&mut self) -> i32 {
+        let offset = match file_offset(self.offset) {
+            Ok(offset) => offset,
+            Err(res) => return res,
+        };
+        let fd = self.fd.as_raw_fd();
+        let stream = is_stream(fd);
+        if stream && !poll_now(fd, libc::POLLIN) {
+            return -libc::EAGAIN;
+        }
+        let offset = if stream { None } else { offset };
+        let len = self.buf.bytes_total().min(MAX_RW);
+        let ptr = self.buf.stable_mut_ptr().cast();
+        // SAFETY: the buffer is ours (the op owns it) and has room for
+        // `bytes_total()` bytes at `stable_mut_ptr()`; `len` is at most that.
+        let ret = unsafe {
+            match offset {
+                Some(offset) => libc::pread(fd, ptr, len, offset),
+                None => libc::read(fd, ptr, len),
+            }
+        };
+        syscall_res(ret)
     }
 }
 
@@ -146,5 +251,38 @@ where
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> BufResult<usize, B> {
         (result.map(|n| n as usize), self.buf)
+    }
+
+    fn fallback(&self) -> Fallback {
+        file_or_stream(self.fd.as_raw_fd(), mio::Interest::WRITABLE)
+    }
+
+    fn perform(&mut self) -> i32 {
+        let offset = match file_offset(self.offset) {
+            Ok(offset) => offset,
+            Err(res) => return res,
+        };
+        let fd = self.fd.as_raw_fd();
+        let stream = is_stream(fd);
+        let offset = if stream { None } else { offset };
+        let mut len = self.buf.bytes_init().min(MAX_RW);
+        if stream {
+            if !poll_now(fd, libc::POLLOUT) {
+                return -libc::EAGAIN;
+            }
+            // Writable promises room for `PIPE_BUF` bytes, no more: a
+            // longer write to a full-ish pipe would block the thread.
+            len = len.min(libc::PIPE_BUF);
+        }
+        let ptr = self.buf.stable_ptr().cast();
+        // SAFETY: the buffer's first `bytes_init()` bytes are initialized
+        // and stay put while the op owns it; `len` is at most that.
+        let ret = unsafe {
+            match offset {
+                Some(offset) => libc::pwrite(fd, ptr, len, offset),
+                None => libc::write(fd, ptr, len),
+            }
+        };
+        syscall_res(ret)
     }
 }

@@ -14,7 +14,7 @@
 //! The suppressions cover memcheck's blindness to io_uring's writes into
 //! buffers; see `under_valgrind` for why parks are bounded there.
 
-use super::{Driver, DriverHandle, IoBuf, IoBufMut, Nop, Op, OpData, Read, Write};
+use super::{Driver, DriverHandle, Fallback, IoBuf, IoBufMut, Nop, Op, OpData, Read, Write};
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read as _, Write as _};
@@ -925,6 +925,12 @@ fn custom_op_data() {
         }
         fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
             result.map(|n| n + 42)
+        }
+        fn fallback(&self) -> Fallback {
+            Fallback::Immediate
+        }
+        fn perform(&mut self) -> i32 {
+            0
         }
     }
     let (mut driver, _handle) = Driver::new(4).unwrap();

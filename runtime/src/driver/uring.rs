@@ -28,7 +28,8 @@
 //! address (low 3 bits clear), or an op's address | [`CANCEL_TAG`] for the
 //! `AsyncCancel` aimed at it.
 
-use super::op::{Op, OpData, OpRef, CANCEL_TAG, TAG_MASK};
+use super::op::{OpData, OpRef, UringOp, CANCEL_TAG, TAG_MASK};
+use super::Op;
 use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{opcode, squeue, IoUring};
 use parking_lot::Mutex;
@@ -255,9 +256,9 @@ impl Driver {
     /// if the submission queue fills up). After shutdown the op completes at
     /// once with `ECANCELED`.
     pub(crate) fn submit<T: OpData>(&mut self, data: T) -> Op<T> {
-        let (op, kernel_ref, sqe) = Op::new(data, self.handle.clone());
+        let (op, kernel_ref, sqe) = UringOp::new(data, self.handle.clone());
         self.submit_ref(kernel_ref, sqe);
-        op
+        Op::Uring(op)
     }
 
     /// Submits pending SQEs and queued commands, then waits until at least
@@ -671,7 +672,7 @@ impl DriverHandle {
     /// any thread. If the driver has shut down, the op completes at once
     /// with `ECANCELED`.
     pub(crate) fn submit<T: OpData>(&self, data: T) -> Op<T> {
-        let (op, kernel_ref, sqe) = Op::new(data, self.clone());
+        let (op, kernel_ref, sqe) = UringOp::new(data, self.clone());
         let command = Command::Submit {
             op: kernel_ref,
             sqe,
@@ -679,7 +680,7 @@ impl DriverHandle {
         if let Some(Command::Submit { op: kernel_ref, .. }) = self.send(command) {
             kernel_ref.complete(-libc::ECANCELED, 0);
         }
-        op
+        Op::Uring(op)
     }
 
     /// Asks the ring to cancel an op whose future was dropped (`op` is a

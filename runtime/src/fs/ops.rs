@@ -3,7 +3,7 @@
 //! driver's `Read` and `Write`.)
 
 use super::Metadata;
-use crate::driver::OpData;
+use crate::driver::{syscall_res, Fallback, OpData};
 use io_uring::types::{Fd, FsyncFlags};
 use io_uring::{opcode, squeue, types};
 use std::ffi::CString;
@@ -47,6 +47,24 @@ impl OpData for OpenAt {
         // dropped, also when the future that wanted it is gone).
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Blocking
+    }
+
+    fn perform(&mut self) -> i32 {
+        let flags = self.flags | libc::O_CLOEXEC;
+        // SAFETY: the path is a valid NUL-terminated string owned by the op.
+        let ret = unsafe {
+            libc::openat(
+                libc::AT_FDCWD,
+                self.path.as_ptr(),
+                flags,
+                libc::c_uint::from(self.mode),
+            )
+        };
+        syscall_res(ret as isize)
+    }
 }
 
 /// `fsync(2)`, or `fdatasync(2)` with `data_only`.
@@ -78,6 +96,23 @@ impl<F: AsRawFd + Send + 'static> OpData for Fsync<F> {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
         result.map(drop)
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Blocking
+    }
+
+    fn perform(&mut self) -> i32 {
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: neither call takes a pointer.
+        let ret = unsafe {
+            if self.data_only {
+                libc::fdatasync(fd)
+            } else {
+                libc::fsync(fd)
+            }
+        };
+        syscall_res(ret as isize)
     }
 }
 
@@ -149,6 +184,26 @@ impl<F: AsRawFd + Send + 'static> OpData for Statx<F> {
         let statx = unsafe { self.buf.assume_init_read() };
         Ok(Metadata::from_statx(statx))
     }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Blocking
+    }
+
+    fn perform(&mut self) -> i32 {
+        let dirfd = self.fd.as_ref().map_or(libc::AT_FDCWD, F::as_raw_fd);
+        // SAFETY: the path is a valid NUL-terminated string and the buffer
+        // a boxed `struct statx`, both owned by the op.
+        let ret = unsafe {
+            libc::statx(
+                dirfd,
+                self.path.as_ptr(),
+                self.flags,
+                STATX_MASK,
+                self.buf.as_mut_ptr(),
+            )
+        };
+        syscall_res(ret as isize)
+    }
 }
 
 /// `close(2)` of a descriptor the op owns; resolves to the kernel's
@@ -195,7 +250,10 @@ impl OpData for Close {
     }
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
-        let fd = self.fd.take().expect("a close completes once");
+        let Some(fd) = self.fd.take() else {
+            // `perform` closed it (the epoll driver).
+            return result.map(drop);
+        };
         match result {
             // The op never ran (the runtime shut down, or it was cancelled
             // before the kernel started it): the descriptor is still open
@@ -210,5 +268,21 @@ impl OpData for Close {
                 result.map(drop)
             }
         }
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Blocking
+    }
+
+    fn perform(&mut self) -> i32 {
+        let fd = self
+            .fd
+            .take()
+            .expect("a close is performed once")
+            .into_raw_fd();
+        // SAFETY: `fd` came out of the op's `OwnedFd`; nothing else closes
+        // or uses it, and it is not used again whatever `close` says.
+        let ret = unsafe { libc::close(fd) };
+        syscall_res(ret as isize)
     }
 }

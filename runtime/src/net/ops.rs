@@ -9,10 +9,13 @@
 //! if the future is dropped first, so none of these pointers can dangle.
 
 use super::accept::{Accepted, Backlog};
-use super::sys::SockAddr;
-use crate::driver::{read_done, sqe_len, BufResult, IoBuf, IoBufMut, OpData};
+use super::sys::{set_nonblocking, SockAddr};
+use crate::driver::{
+    read_done, sqe_len, syscall_res, BufResult, Fallback, IoBuf, IoBufMut, OpData, MAX_RW,
+};
 use io_uring::types::Fd;
 use io_uring::{opcode, squeue};
+use mio::Interest;
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -57,6 +60,28 @@ impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Accepted::new(fd, *self.addr, self.backlog))
     }
+
+    fn fallback(&self) -> Fallback {
+        let fd = self.fd.as_raw_fd();
+        Fallback::Readiness {
+            fd,
+            interest: Interest::READABLE,
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        let fd = self.fd.as_raw_fd();
+        if let Err(res) = set_nonblocking(fd) {
+            return res;
+        }
+        *self.addr = SockAddr::empty();
+        let addr = &mut *self.addr;
+        let sockaddr = addr.as_mut_ptr();
+        // SAFETY: `sockaddr` and the length point into the op's boxed
+        // `SockAddr`, which has room for any address.
+        let ret = unsafe { libc::accept4(fd, sockaddr, addr.len_mut(), libc::SOCK_CLOEXEC) };
+        syscall_res(ret as isize)
+    }
 }
 
 /// `connect(2)` to `addr`.
@@ -64,6 +89,9 @@ impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
 pub(crate) struct Connect<F> {
     fd: F,
     addr: Box<SockAddr>,
+    /// The epoll driver started a non-blocking connect; its outcome is
+    /// read from `SO_ERROR` once the socket is writable.
+    in_progress: bool,
 }
 
 impl<F> Connect<F> {
@@ -71,7 +99,40 @@ impl<F> Connect<F> {
         Connect {
             fd,
             addr: Box::new(addr),
+            in_progress: false,
         }
+    }
+}
+
+/// The outcome of a non-blocking connect that reported `EINPROGRESS`:
+/// `0`, `-errno`, or `-EAGAIN` while it is still under way.
+fn connect_outcome(fd: RawFd) -> i32 {
+    let mut error: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `error` and `len` are valid for writes of an `int` and a
+    // `socklen_t`, as `SO_ERROR` needs.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut error).cast(),
+            &mut len,
+        )
+    };
+    if ret < 0 {
+        return syscall_res(ret as isize);
+    }
+    if error != 0 {
+        return -error;
+    }
+    // No error yet: connected, or (woken early) still connecting.
+    let mut peer = SockAddr::empty();
+    // SAFETY: `peer` has room for any address and its length.
+    let ret = unsafe { libc::getpeername(fd, peer.as_mut_ptr(), peer.len_mut()) };
+    match syscall_res(ret as isize) {
+        res if res == -libc::ENOTCONN => -libc::EAGAIN,
+        res => res.min(0),
     }
 }
 
@@ -84,6 +145,32 @@ impl<F: AsRawFd + Send + 'static> OpData for Connect<F> {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
         result.map(drop)
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::WRITABLE,
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        let fd = self.fd.as_raw_fd();
+        if self.in_progress {
+            return connect_outcome(fd);
+        }
+        if let Err(res) = set_nonblocking(fd) {
+            return res;
+        }
+        // SAFETY: the address lives in the op's box, with its length.
+        let ret = unsafe { libc::connect(fd, self.addr.as_ptr(), self.addr.len()) };
+        match syscall_res(ret as isize) {
+            res if res == -libc::EINPROGRESS => {
+                self.in_progress = true;
+                -libc::EAGAIN
+            }
+            res => res,
+        }
     }
 }
 
@@ -121,6 +208,22 @@ where
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         read_done(self.buf, result)
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::READABLE,
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        let len = self.buf.bytes_total().min(MAX_RW);
+        let ptr = self.buf.stable_mut_ptr().cast();
+        // SAFETY: the op owns the buffer, which has room for
+        // `bytes_total()` bytes; `len` is at most that.
+        let ret = unsafe { libc::recv(self.fd.as_raw_fd(), ptr, len, libc::MSG_DONTWAIT) };
+        syscall_res(ret)
     }
 }
 
@@ -160,6 +263,23 @@ where
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         (result.map(|n| n as usize), self.buf)
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::WRITABLE,
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        let len = self.buf.bytes_init().min(MAX_RW);
+        let ptr = self.buf.stable_ptr().cast();
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        // SAFETY: the buffer's first `bytes_init()` bytes are initialized
+        // and owned by the op; `len` is at most that.
+        let ret = unsafe { libc::send(self.fd.as_raw_fd(), ptr, len, flags) };
+        syscall_res(ret)
     }
 }
 
@@ -259,6 +379,24 @@ where
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         (result.map(|n| n as usize), self.buf)
     }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::WRITABLE,
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        let base = self.buf.stable_ptr().cast_mut();
+        let hdr = self.msg.prepare(base, self.buf.bytes_init().min(MAX_RW));
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        // SAFETY: `hdr` points into the op's `MsgParts`, at its address and
+        // one iovec over the buffer's initialized bytes; the kernel only
+        // reads through them for a send.
+        let ret = unsafe { libc::sendmsg(self.fd.as_raw_fd(), hdr, flags) };
+        syscall_res(ret)
+    }
 }
 
 /// `recvmsg(2)` of one datagram into `buf` (from its start, up to
@@ -312,6 +450,26 @@ where
             Err(err) => (Err(err), buf),
         }
     }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::READABLE,
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        // A fresh address each try: `prepare` resets the length the kernel
+        // may write back.
+        self.msg.addr = SockAddr::empty();
+        let base = self.buf.stable_mut_ptr();
+        let hdr = self.msg.prepare(base, self.buf.bytes_total().min(MAX_RW));
+        // SAFETY: `hdr` points into the op's `MsgParts` (room for any
+        // address) and at one iovec over the op's buffer, `bytes_total()`
+        // bytes long at most.
+        let ret = unsafe { libc::recvmsg(self.fd.as_raw_fd(), hdr, libc::MSG_DONTWAIT) };
+        syscall_res(ret)
+    }
 }
 
 /// `shutdown(2)` of one or both directions.
@@ -341,6 +499,16 @@ impl<F: AsRawFd + Send + 'static> OpData for Shutdown<F> {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
         result.map(drop)
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Immediate
+    }
+
+    fn perform(&mut self) -> i32 {
+        // SAFETY: `shutdown(2)` takes no pointers.
+        let ret = unsafe { libc::shutdown(self.fd.as_raw_fd(), self.how) };
+        syscall_res(ret as isize)
     }
 }
 
@@ -374,5 +542,45 @@ impl<F: AsRawFd + Send + 'static> OpData for PollAdd<F> {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
         result
+    }
+
+    fn fallback(&self) -> Fallback {
+        let events = self.events as libc::c_short;
+        let mut interest: Option<Interest> = None;
+        let mut add = |more: Interest| {
+            interest = Some(interest.map_or(more, |have| have.add(more)));
+        };
+        if events & libc::POLLIN != 0 {
+            add(Interest::READABLE);
+        }
+        if events & libc::POLLOUT != 0 {
+            add(Interest::WRITABLE);
+        }
+        if events & libc::POLLPRI != 0 {
+            add(Interest::PRIORITY);
+        }
+        Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            // Errors and hang-ups are always reported; readable stands in
+            // for "nothing else asked".
+            interest: interest.unwrap_or(Interest::READABLE),
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        let mut pollfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: self.events as libc::c_short,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`, and a zero timeout: never blocks.
+        let ret = unsafe { libc::poll(&mut pollfd, 1, 0) };
+        match ret {
+            0 => -libc::EAGAIN,
+            // A closed descriptor: the ring reports it as `EBADF` too.
+            _ if pollfd.revents & libc::POLLNVAL != 0 => -libc::EBADF,
+            ret if ret > 0 => i32::from(pollfd.revents as u16),
+            ret => syscall_res(ret as isize),
+        }
     }
 }

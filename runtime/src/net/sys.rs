@@ -3,7 +3,8 @@
 //!
 //! `socket`, `bind`, `listen` and `setsockopt` never block, so they are
 //! plain system calls; everything that may wait (accept, connect, send,
-//! receive, shutdown) goes through io_uring (`ops.rs`).
+//! receive, shutdown) is an op (`ops.rs`): on io_uring, or tried without
+//! blocking by the epoll driver.
 
 use std::ffi::c_int;
 use std::fmt;
@@ -24,6 +25,30 @@ fn cvt(ret: c_int) -> io::Result<c_int> {
     } else {
         Ok(ret)
     }
+}
+
+/// Sets `O_NONBLOCK` on `fd` if it is not set yet, for the epoll driver's
+/// accept and connect (which have no per-call "don't wait" flag). Returns
+/// `-errno` on failure, as a CQE would.
+pub(crate) fn set_nonblocking(fd: std::os::fd::RawFd) -> Result<(), i32> {
+    let fail = || {
+        -io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
+    // SAFETY: `F_GETFL` takes no pointer; a bad fd fails with `EBADF`.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(fail());
+    }
+    if flags & libc::O_NONBLOCK != 0 {
+        return Ok(());
+    }
+    // SAFETY: as above; `F_SETFL` takes an integer.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(fail());
+    }
+    Ok(())
 }
 
 /// A new socket (`SOCK_CLOEXEC` added to `ty`), owned.

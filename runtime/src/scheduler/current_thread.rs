@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) time: TimeDriver,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
+    /// The epoll driver, when the runtime runs without a ring.
+    pub(crate) reactor: Option<Arc<crate::driver::epoll::Reactor>>,
     /// The driver's ring (or parker), held by the thread in `block_on`
     /// while it drives; `None` while taken.
     core: Mutex<Option<Park>>,
@@ -43,6 +45,7 @@ pub(crate) fn build(
     config: Config,
     blocking: BlockingPool,
     ring: Option<crate::driver::Driver>,
+    reactor: Option<Arc<crate::driver::epoll::Reactor>>,
 ) -> Arc<Shared> {
     let park = Park::new(ring);
     Arc::new(Shared {
@@ -51,6 +54,7 @@ pub(crate) fn build(
         time: TimeDriver::new(1, config.start_paused),
         config,
         blocking,
+        reactor,
         driver: park.unparker(),
         core: Mutex::new(Some(park)),
         waiters: Mutex::new(Vec::new()),

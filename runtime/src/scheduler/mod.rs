@@ -99,13 +99,20 @@ impl Handle {
         }
     }
 
-    /// The I/O driver in use: io_uring when the runtime has rings; `Auto`
-    /// when none could be set up (I/O operations then fail with
-    /// `Unsupported`).
+    /// The I/O driver in use: `IoUring` when the runtime has rings, else
+    /// `Epoll`.
     pub(crate) fn io_driver(&self) -> crate::IoDriver {
-        match self.driver_handle() {
-            Some(_) => crate::IoDriver::IoUring,
-            None => crate::IoDriver::Auto,
+        match self.reactor() {
+            Some(_) => crate::IoDriver::Epoll,
+            None => crate::IoDriver::IoUring,
+        }
+    }
+
+    /// The epoll driver, on a runtime without rings.
+    pub(crate) fn reactor(&self) -> Option<&Arc<crate::driver::epoll::Reactor>> {
+        match self {
+            Handle::CurrentThread(shared) => shared.reactor.as_ref(),
+            Handle::MultiThread(shared) => shared.reactor.as_ref(),
         }
     }
 

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) time: TimeDriver,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
+    /// The epoll driver, when the runtime runs without rings.
+    pub(crate) reactor: Option<Arc<crate::driver::epoll::Reactor>>,
     /// Set once; workers leave their loop when they see it.
     shutdown: AtomicBool,
     /// A task panicked under `UnhandledPanic::ShutdownRuntime`.
@@ -77,6 +79,7 @@ pub(crate) fn build(
     config: Config,
     blocking: BlockingPool,
     rings: Vec<Option<crate::driver::Driver>>,
+    reactor: Option<Arc<crate::driver::epoll::Reactor>>,
 ) -> (Arc<Shared>, Vec<worker::Launch>) {
     let n = config.worker_threads;
     debug_assert_eq!(rings.len(), n);
@@ -100,6 +103,7 @@ pub(crate) fn build(
         time: TimeDriver::new(n, false),
         config,
         blocking,
+        reactor,
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
         running_workers: Mutex::new(n),

@@ -1,0 +1,208 @@
+//! [`EpollOp`]: an [`OpData`] carried out without io_uring.
+//!
+//! The op's [`Fallback`] decides how:
+//!
+//! * `Immediate` and `Readiness`: the future calls [`OpData::perform`] when
+//!   polled, on whatever thread polls it. `-EAGAIN` from a `Readiness` op
+//!   registers a wait with the runtime's [`Reactor`] and returns `Pending`;
+//!   the reactor wakes the task when the fd is ready and the call is tried
+//!   again. The data never leaves the future, and no kernel request is
+//!   outstanding between polls, so dropping the future (a timeout, a
+//!   cancelled task) drops the data and the registration at once: there is
+//!   nothing to cancel.
+//! * `Blocking`: the call runs on the runtime's blocking pool. The data sits
+//!   in a slot shared with the pool's closure, which takes it out only while
+//!   the call runs. If the future is dropped first, the closure completes
+//!   the data itself when the call returns ([`OpData::complete`] runs
+//!   exactly once for every op that ran, so a new fd from `open` gets an
+//!   owner and is closed); if the closure never runs (the pool shut down),
+//!   the data is simply dropped with the slot.
+
+use super::reactor::{Reactor, Registration};
+use crate::driver::op::{cqe_result, Fallback, OpData};
+use crate::task::JoinHandle;
+use parking_lot::Mutex;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// The future of one op on an epoll-driven runtime.
+pub(crate) struct EpollOp<T: OpData> {
+    state: State<T>,
+}
+
+enum State<T: OpData> {
+    /// Performed by the polling thread; `wait` is set while it waits for
+    /// readiness.
+    Polled {
+        data: T,
+        reactor: Arc<Reactor>,
+        wait: Option<Registration>,
+    },
+    /// Queued or running on the blocking pool.
+    Blocking {
+        slot: Arc<Mutex<Slot<T>>>,
+        done: JoinHandle<()>,
+    },
+    /// The output has been returned.
+    Done,
+}
+
+/// What the future and a blocking-pool closure share.
+struct Slot<T> {
+    /// The op's data, except while the closure runs the call.
+    data: Option<T>,
+    /// The call's result (`-errno` on failure), once it ran.
+    res: Option<i32>,
+    /// The future is gone: the closure completes the data itself.
+    abandoned: bool,
+}
+
+// The data is never pinned (nothing projects a `Pin<&mut T>`), so the
+// future may move whatever `T` is, like the ring's `UringOp`.
+impl<T: OpData> Unpin for EpollOp<T> {}
+
+impl<T: OpData> EpollOp<T> {
+    /// Starts `data` on `reactor`'s runtime; `handle` is that runtime (its
+    /// blocking pool runs `Fallback::Blocking` ops).
+    pub(crate) fn new(
+        data: T,
+        reactor: Arc<Reactor>,
+        handle: &crate::scheduler::Handle,
+    ) -> EpollOp<T> {
+        let state = match data.fallback() {
+            Fallback::Immediate | Fallback::Readiness { .. } => State::Polled {
+                data,
+                reactor,
+                wait: None,
+            },
+            Fallback::Blocking => {
+                let slot = Arc::new(Mutex::new(Slot {
+                    data: Some(data),
+                    res: None,
+                    abandoned: false,
+                }));
+                let done = handle
+                    .blocking()
+                    .spawn(run_blocking(slot.clone()), Location::caller());
+                State::Blocking { slot, done }
+            }
+        };
+        EpollOp { state }
+    }
+}
+
+/// The blocking-pool closure of an op (see the module docs).
+fn run_blocking<T: OpData>(slot: Arc<Mutex<Slot<T>>>) -> impl FnOnce() + Send + 'static {
+    move || {
+        let mut data = {
+            let mut shared = slot.lock();
+            if shared.abandoned {
+                // Nobody wants the result: like a cancelled request, the
+                // call is not made (the data drops with the slot).
+                return;
+            }
+            shared
+                .data
+                .take()
+                .expect("an unrun blocking op has its data")
+        };
+        let res = data.perform();
+        let mut shared = slot.lock();
+        if shared.abandoned {
+            drop(shared);
+            drop(data.complete(cqe_result(res), 0));
+        } else {
+            shared.data = Some(data);
+            shared.res = Some(res);
+        }
+    }
+}
+
+impl<T: OpData> Future for EpollOp<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let this = self.get_mut();
+        let res = match &mut this.state {
+            State::Polled {
+                data,
+                reactor,
+                wait,
+            } => loop {
+                if let Some(registration) = wait {
+                    if !registration.poll_ready(cx) {
+                        return Poll::Pending;
+                    }
+                    *wait = None;
+                }
+                let res = data.perform();
+                if res != -libc::EAGAIN {
+                    break res;
+                }
+                let Fallback::Readiness { fd, interest } = data.fallback() else {
+                    break res;
+                };
+                match reactor.register(fd, interest, cx) {
+                    Ok(registration) => *wait = Some(registration),
+                    Err(err) => break -err.raw_os_error().unwrap_or(libc::EIO),
+                }
+            },
+            State::Blocking { slot, done } => {
+                if Pin::new(done).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // The closure ran (and put the data back with its result),
+                // or was dropped unrun (the data never left the slot).
+                let mut shared = slot.lock();
+                let res = shared.res.take().unwrap_or(-libc::ECANCELED);
+                let data = shared.data.take().expect("a blocking op keeps its data");
+                drop(shared);
+                this.state = State::Done;
+                return Poll::Ready(data.complete(cqe_result(res), 0));
+            }
+            State::Done => panic!("`EpollOp` polled after completion"),
+        };
+        let State::Polled { data, .. } = std::mem::replace(&mut this.state, State::Done) else {
+            unreachable!("only a polled op breaks out with a result")
+        };
+        Poll::Ready(data.complete(cqe_result(res), 0))
+    }
+}
+
+impl<T: OpData> Drop for EpollOp<T> {
+    fn drop(&mut self) {
+        let State::Blocking { slot, .. } = &self.state else {
+            return;
+        };
+        let mut shared = slot.lock();
+        match shared.res.take() {
+            // The call finished but nobody took the result: complete the
+            // data here (so what the call created gets an owner).
+            Some(res) => {
+                let data = shared.data.take();
+                drop(shared);
+                if let Some(data) = data {
+                    drop(data.complete(cqe_result(res), 0));
+                }
+            }
+            // Queued or running: whoever runs it completes it.
+            None => shared.abandoned = true,
+        }
+    }
+}
+
+impl<T: OpData> fmt::Debug for EpollOp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Polled { wait: None, .. } => "Ready to try",
+            State::Polled { wait: Some(_), .. } => "Waiting for readiness",
+            State::Blocking { .. } => "On the blocking pool",
+            State::Done => "Done",
+        };
+        f.debug_struct("EpollOp").field("state", &state).finish()
+    }
+}

@@ -1,0 +1,44 @@
+//! [`Op`]: the future of every I/O operation, whichever driver runs it.
+
+use super::epoll::EpollOp;
+use super::op::{OpData, UringOp};
+use crate::scheduler::coop;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// One I/O operation in flight: on an io_uring ring, or carried out by the
+/// epoll driver. `Send` and `Unpin`; resolves to `T::Output`. Dropping it
+/// cancels the operation (see `op.rs` and `epoll/op.rs` for what that
+/// means for each driver).
+pub(crate) enum Op<T: OpData> {
+    Uring(UringOp<T>),
+    Epoll(EpollOp<T>),
+}
+
+impl<T: OpData> Future for Op<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        // A loop over ops whose results are already in must still give its
+        // worker back: each ready result spends a unit of the task's budget
+        // (refunded when the op turns out to be still pending).
+        let coop = ready!(coop::poll_proceed(cx));
+        let output = match self.get_mut() {
+            Op::Uring(op) => ready!(Pin::new(op).poll(cx)),
+            Op::Epoll(op) => ready!(Pin::new(op).poll(cx)),
+        };
+        coop.made_progress();
+        Poll::Ready(output)
+    }
+}
+
+impl<T: OpData> fmt::Debug for Op<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Uring(op) => op.fmt(f),
+            Op::Epoll(op) => op.fmt(f),
+        }
+    }
+}
