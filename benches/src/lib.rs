@@ -1,4 +1,5 @@
-//! Shared pieces of the scheduler benchmarks (`benches/scheduler.rs`).
+//! Shared pieces of the scheduler benchmarks (`benches/scheduler.rs`);
+//! those of the I/O benchmarks (`benches/io.rs`) are in [`io`].
 //!
 //! Each runtime under test is built here with the same number of worker
 //! threads, [`WORKERS`], and wrapped behind two small traits so that every
@@ -15,6 +16,8 @@
 //! [`Countdown`] is the completion signal used by the spawn-heavy workloads:
 //! an atomic counter whose last decrement fires a `futures-channel` oneshot,
 //! the same channel on all three runtimes.
+
+pub mod io;
 
 use futures_channel::oneshot;
 use std::fmt::Debug;
