@@ -30,5 +30,8 @@
 mod op;
 mod reactor;
 
+#[cfg(test)]
+mod test;
+
 pub(crate) use op::EpollOp;
 pub(crate) use reactor::Reactor;
