@@ -314,6 +314,16 @@ enum Io {
 /// builder says [`IoDriver::Auto`].
 const IO_DRIVER_ENV: &str = "RUNTIME_IO_DRIVER";
 
+/// Tells the user, once per process, why `IoDriver::Auto` runs on epoll:
+/// a silent fallback would hide a misconfiguration (a seccomp profile, a
+/// memlock limit) behind slower I/O.
+fn say_once_why_epoll(err: &io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!("runtime: io_uring cannot be set up ({err}); using the epoll driver");
+    });
+}
+
 /// What `RUNTIME_IO_DRIVER` asks for: `io_uring`, `epoll` or `auto` (or
 /// nothing, when unset); anything else is an `InvalidInput` error that
 /// names the variable.
@@ -359,14 +369,17 @@ impl Builder {
                             format!("cannot set up an io_uring ring: {err}"),
                         ));
                     }
-                    Err(_) => break,
+                    Err(err) => {
+                        say_once_why_epoll(&err);
+                        break;
+                    }
                 }
             }
             if rings.len() == count {
                 return Ok(Io::Rings(rings));
             }
         }
-        let reactor = crate::driver::epoll::Reactor::start(&self.thread_name).map_err(|err| {
+        let reactor = crate::driver::epoll::Reactor::start().map_err(|err| {
             io::Error::new(err.kind(), format!("cannot start the epoll driver: {err}"))
         })?;
         Ok(Io::Epoll(reactor))
@@ -483,11 +496,15 @@ impl Runtime {
                 multi_thread::shutdown_and_wait(shared, std::mem::take(&mut self.workers), timeout);
             }
         }
+        // Like the rings above: I/O still waiting (a `block_on` on a
+        // blocking-pool thread, which the pool's shutdown would otherwise
+        // wait for forever) is woken and fails with `ECANCELED`.
+        let reactor = self.handle.inner.reactor().cloned();
+        if let Some(reactor) = &reactor {
+            reactor.close();
+        }
         self.blocking.shutdown(deadline);
-        // Last: the tasks and blocking closures above may still have
-        // waited on it. Tasks waiting from elsewhere (a `block_on` of
-        // another runtime) are woken and their I/O fails with `ECANCELED`.
-        if let Some(reactor) = self.handle.inner.reactor() {
+        if let Some(reactor) = reactor {
             reactor.shutdown();
         }
     }

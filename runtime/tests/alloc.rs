@@ -73,10 +73,13 @@ fn one_allocation_per_task_and_none_live_at_the_end() {
     // io_uring explicitly: the epoll driver has a thread of its own, which
     // frees (at its exit) some of what this thread allocated for it, and
     // the tallies are per thread.
-    let rt = runtime::Builder::new_current_thread()
+    let Ok(rt) = runtime::Builder::new_current_thread()
         .io_driver(runtime::IoDriver::IoUring)
         .build()
-        .unwrap();
+    else {
+        eprintln!("no io_uring here: the whole-lifetime count is skipped");
+        return;
+    };
     let handles: Vec<_> = (0..100)
         .map(|_| rt.spawn(std::future::pending::<()>()))
         .collect();

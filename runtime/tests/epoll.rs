@@ -234,73 +234,159 @@ fn readiness_on_a_pipe() {
     }
 }
 
-/// 200 socket reads and 200 accepts waiting (each holds a registered
-/// duplicate descriptor), then: half dropped by a timeout, the rest by
-/// dropping the runtime. No descriptor is left behind, and the runtime
-/// drops promptly.
+/// 200 socket reads and 200 accepts waiting on one stream and one
+/// listener, half of them after a timeout dropped an earlier wait; then one
+/// reader gets data, and the rest go with the runtime. No descriptor is
+/// left behind, and the runtime drops promptly.
 #[test]
 fn waits_dropped_by_timeout_or_shutdown_leak_no_descriptor() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     let _turn = turn();
     let before = open_fds();
     for rt in runtimes() {
-        let listener_and_streams = rt.block_on(async {
-            let listener = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let kept = rt.block_on(async {
+            let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
             let addr = listener.local_addr().unwrap();
-            let client = std::sync::Arc::new(TcpStream::connect(addr).await.unwrap());
+            let client = Arc::new(TcpStream::connect(addr).await.unwrap());
             let (server, _) = listener.accept().await.unwrap();
             for i in 0..200 {
                 let (listener, reader) = (listener.clone(), client.clone());
+                let accepted = accepted.clone();
                 runtime::spawn(async move {
                     if i % 2 == 0 {
                         let _ = timeout(Duration::from_millis(50), listener.accept()).await;
                         let _ = timeout(Duration::from_millis(50), reader.read(vec![0u8; 8])).await;
                     }
-                    let _ = listener.accept().await;
-                    unreachable!("nobody connects");
+                    if listener.accept().await.is_ok() {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
                 });
-                let client = client.clone();
+                let (client, received) = (client.clone(), received.clone());
                 runtime::spawn(async move {
-                    let _ = client.read(Vec::with_capacity(16)).await;
-                    unreachable!("nobody writes");
+                    let (n, buf) = client.read(Vec::with_capacity(16)).await;
+                    if let Ok(n) = n {
+                        received.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
                 });
             }
             sleep(Duration::from_millis(200)).await;
-            // The stream still works after all those dropped reads.
+            // The stream still works after all those dropped reads: one of
+            // the waiting readers gets the data.
             let (res, _) = server.write_all(b"ping".to_vec()).await;
             res.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while received.lock().unwrap().len() < 4 {
+                assert!(Instant::now() < deadline, "no reader got the data");
+                sleep(Duration::from_millis(5)).await;
+            }
             (listener, client, server)
         });
+        assert_eq!(*received.lock().unwrap(), b"ping");
         let start = Instant::now();
         drop(rt);
         assert!(start.elapsed() < Duration::from_secs(5), "slow drop");
-        drop(listener_and_streams);
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "nobody connected");
+        drop(kept);
     }
     assert_eq!(before, open_fds(), "file descriptors leaked");
 }
 
-/// Opens abandoned after their first poll (the call queued or running on
-/// the blocking pool): each file the pool opens anyway is closed by it.
+/// An open abandoned while the blocking pool runs it: opening a FIFO for
+/// reading blocks in `openat` until a writer comes, so the future is
+/// certainly gone by the time the call returns a descriptor, which the pool
+/// thread must then close.
 #[test]
-fn opens_abandoned_on_the_blocking_pool_close_what_they_opened() {
+fn an_open_abandoned_on_the_blocking_pool_closes_what_it_opened() {
     let _turn = turn();
-    let path = std::env::temp_dir().join(format!("runtime-epoll-abandon-{}", std::process::id()));
-    std::fs::write(&path, b"x").unwrap();
+    let fifo = std::env::temp_dir().join(format!("runtime-epoll-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
     let before = open_fds();
     for rt in runtimes() {
+        let blocking_before = rt.metrics().blocking_threads();
         rt.block_on(async {
-            for _ in 0..200 {
-                let mut open = pin!(File::open(&path));
-                let first = poll_fn(|cx| Poll::Ready(open.as_mut().poll(cx).is_ready())).await;
-                if first {
-                    continue;
-                }
+            let mut open = pin!(File::open(&fifo));
+            let first = poll_fn(|cx| Poll::Ready(open.as_mut().poll(cx).is_ready())).await;
+            assert!(!first, "a FIFO cannot open before a writer does");
+            // Let the pool thread start and enter `openat`, then abandon.
+            sleep(Duration::from_millis(50)).await;
+        });
+        assert!(rt.metrics().blocking_threads() > blocking_before);
+        // The writer's open lets the pool's `openat` return.
+        let writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        drop(rt); // waits for the pool
+        drop(writer);
+    }
+    assert_eq!(
+        before,
+        open_fds(),
+        "the abandoned open leaked its descriptor"
+    );
+    std::fs::remove_file(&fifo).unwrap();
+}
+
+/// A `block_on` on a blocking-pool thread, waiting for a read that never
+/// gets data: dropping the runtime wakes it (the read fails with
+/// `ECANCELED`) instead of waiting for it forever.
+#[test]
+fn a_read_waiting_on_the_blocking_pool_ends_when_the_runtime_drops() {
+    let _turn = turn();
+    for rt in runtimes() {
+        let (client, _server) = rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            (std::sync::Arc::new(client), server)
+        });
+        let handle = rt.handle();
+        let reader = client.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        drop(rt.spawn_blocking(move || {
+            let (res, _) = handle.block_on(reader.read(vec![0u8; 8]));
+            let _ = tx.send(res.map_err(|err| err.raw_os_error()));
+        }));
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        let watchdog = Watchdog::new(&client);
+        drop(rt);
+        watchdog.disarm();
+        assert!(start.elapsed() < Duration::from_secs(5), "slow drop");
+        let res = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the read ended");
+        assert_eq!(res, Err(Some(libc::ECANCELED)));
+    }
+}
+
+/// Shuts `stream` down after 10 s unless disarmed, so that a regression
+/// fails an assertion instead of hanging the test.
+struct Watchdog(std::sync::mpsc::Sender<()>);
+
+impl Watchdog {
+    fn new(stream: &std::sync::Arc<TcpStream>) -> Watchdog {
+        use std::os::fd::AsRawFd;
+        let fd = stream.as_raw_fd();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+                // SAFETY: no pointers; the stream outlives the test's wait.
+                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
             }
         });
-        // Dropping the runtime waits for the pool's running calls.
-        drop(rt);
+        Watchdog(tx)
     }
-    assert_eq!(before, open_fds(), "abandoned opens leaked descriptors");
-    std::fs::remove_file(&path).unwrap();
+
+    fn disarm(self) {
+        let _ = self.0.send(());
+    }
 }
 
 /// A `File` over a pipe that never gets data: its read waits for
@@ -316,12 +402,18 @@ fn a_pipe_read_dropped_by_timeout_does_not_pin_a_pool_thread() {
             let read = file.read_at(vec![0u8; 16], 0);
             assert!(timeout(Duration::from_millis(30), read).await.is_err());
         });
+        // If the read sat on a pool thread, closing the writer after 10 s
+        // ends it (so the assertion fails instead of the test hanging).
+        let watchdog = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(10));
+            drop(writer);
+        });
         let start = Instant::now();
         drop(rt);
         assert!(
             start.elapsed() < Duration::from_secs(2),
             "the runtime waited for a read nobody wants"
         );
-        drop(writer);
+        drop(watchdog);
     }
 }

@@ -81,7 +81,10 @@ pub(crate) fn try_submit<T: OpData>(data: T) -> Result<Op<T>, (io::Error, T)> {
         return Ok(ring.submit(data));
     }
     match handle.reactor() {
-        Some(reactor) => Ok(Op::Epoll(EpollOp::new(data, reactor.clone(), &handle))),
+        Some(reactor) => {
+            let op = EpollOp::new(data, reactor.clone(), &handle);
+            Ok(Op::Epoll(Box::new(op)))
+        }
         None => {
             // Every runtime has rings or a reactor; this is a bug.
             let err = io::Error::other("this runtime has no I/O driver");

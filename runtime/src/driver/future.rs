@@ -14,7 +14,9 @@ use std::task::{ready, Context, Poll};
 /// means for each driver).
 pub(crate) enum Op<T: OpData> {
     Uring(UringOp<T>),
-    Epoll(EpollOp<T>),
+    /// Boxed: it holds the op's data inline, which would make every op
+    /// future (io_uring ones too) as large as the largest data.
+    Epoll(Box<EpollOp<T>>),
 }
 
 impl<T: OpData> Future for Op<T> {
@@ -27,7 +29,7 @@ impl<T: OpData> Future for Op<T> {
         let coop = ready!(coop::poll_proceed(cx));
         let output = match self.get_mut() {
             Op::Uring(op) => ready!(Pin::new(op).poll(cx)),
-            Op::Epoll(op) => ready!(Pin::new(op).poll(cx)),
+            Op::Epoll(op) => ready!(Pin::new(&mut **op).poll(cx)),
         };
         coop.made_progress();
         Poll::Ready(output)

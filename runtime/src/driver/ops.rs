@@ -4,16 +4,18 @@
 //! buffer and the file descriptor's owner `F` (any `AsRawFd`, e.g. an
 //! `Arc<OwnedFd>` or a `File`; the fd stays open until the op completes
 //! because the op holds `F`). A bare `RawFd` also works, but then the
-//! caller must keep the descriptor open until the op has been *submitted*
-//! (the kernel resolves the number at submission and holds its own file
-//! reference from then on).
+//! caller must keep the descriptor open until the op has completed or been
+//! dropped: the ring resolves the number at submission, but the epoll
+//! driver uses it at every attempt and while it waits.
 
 use super::buf::{BufResult, IoBuf, IoBufMut};
+use super::epoll::FdKind;
 use super::op::{Fallback, OpData};
 use io_uring::types::Fd;
 use io_uring::{opcode, squeue};
+use std::cell::OnceCell;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 
 /// The offset that means "no explicit position" (`-1` for the kernel): the
 /// file's current position, advanced by the transfer, on seekable files
@@ -56,46 +58,6 @@ fn file_offset(offset: u64) -> Result<Option<libc::off_t>, i32> {
         .map_err(|_| -libc::EINVAL)
 }
 
-/// How the epoll driver runs a read or write: on a regular file or block
-/// device, on the blocking pool; on anything else (a pipe, a terminal, a
-/// socket: streams, which may wait forever, and a pool thread cannot be
-/// interrupted) by readiness, ignoring the offset as the ring does.
-fn file_or_stream(fd: RawFd, interest: mio::Interest) -> Fallback {
-    if is_stream(fd) {
-        Fallback::Readiness { fd, interest }
-    } else {
-        Fallback::Blocking
-    }
-}
-
-/// Whether `fd` is neither a regular file nor a block device (`fstat(2)`;
-/// a failing `fstat` says "file", and the call itself reports the error).
-fn is_stream(fd: RawFd) -> bool {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `stat` has room for the `struct stat` the kernel writes.
-    if unsafe { libc::fstat(fd, stat.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    // SAFETY: a successful `fstat` filled the whole struct.
-    let mode = unsafe { stat.assume_init() }.st_mode & libc::S_IFMT;
-    mode != libc::S_IFREG && mode != libc::S_IFBLK
-}
-
-/// Whether `fd` is ready for `events` right now (`poll(2)` with a zero
-/// timeout); errors and hang-ups count as ready, so the call that follows
-/// reports them. The descriptor may be in blocking mode: the call made
-/// after a `true` does not wait, as long as nobody else reads (or writes)
-/// it in between.
-fn poll_now(fd: RawFd, events: libc::c_short) -> bool {
-    let mut pollfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    // SAFETY: one valid `pollfd`, and a zero timeout.
-    unsafe { libc::poll(&mut pollfd, 1, 0) != 0 }
-}
-
 /// Does nothing in the kernel; completes with 0. For tests and wake-ups.
 #[derive(Debug, Default)]
 pub(crate) struct Nop;
@@ -130,13 +92,20 @@ pub(crate) struct Read<F, B> {
     fd: F,
     buf: B,
     offset: u64,
+    /// The epoll driver's view of `fd`, found once.
+    kind: OnceCell<FdKind>,
 }
 
 impl<F, B> Read<F, B> {
     /// A positional read at `offset` of a seekable file (the file position
     /// is neither used nor moved).
     pub(crate) fn at(fd: F, buf: B, offset: u64) -> Self {
-        Read { fd, buf, offset }
+        Read {
+            fd,
+            buf,
+            offset,
+            kind: OnceCell::new(),
+        }
     }
 
     /// A read at the current position: for pipes, sockets, terminals, or a
@@ -165,7 +134,9 @@ where
     }
 
     fn fallback(&self) -> Fallback {
-        file_or_stream(self.fd.as_raw_fd(), mio::Interest::READABLE)
+        let fd = self.fd.as_raw_fd();
+        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
+        kind.fallback(fd, mio::Interest::READABLE)
     }
 
     fn perform(&mut self) -> i32 {
@@ -174,22 +145,11 @@ where
             Err(res) => return res,
         };
         let fd = self.fd.as_raw_fd();
-        let stream = is_stream(fd);
-        if stream && !poll_now(fd, libc::POLLIN) {
-            return -libc::EAGAIN;
-        }
-        let offset = if stream { None } else { offset };
-        let len = self.buf.bytes_total().min(MAX_RW);
-        let ptr = self.buf.stable_mut_ptr().cast();
-        // SAFETY: the buffer is ours (the op owns it) and has room for
-        // `bytes_total()` bytes at `stable_mut_ptr()`; `len` is at most that.
-        let ret = unsafe {
-            match offset {
-                Some(offset) => libc::pread(fd, ptr, len, offset),
-                None => libc::read(fd, ptr, len),
-            }
-        };
-        syscall_res(ret)
+        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
+        let len = self.buf.bytes_total();
+        // SAFETY: the op owns the buffer, which has room for
+        // `bytes_total()` bytes at `stable_mut_ptr()`.
+        unsafe { kind.read(fd, self.buf.stable_mut_ptr(), len, offset) }
     }
 }
 
@@ -220,12 +180,19 @@ pub(crate) struct Write<F, B> {
     fd: F,
     buf: B,
     offset: u64,
+    /// The epoll driver's view of `fd`, found once.
+    kind: OnceCell<FdKind>,
 }
 
 impl<F, B> Write<F, B> {
     /// A positional write at `offset` of a seekable file.
     pub(crate) fn at(fd: F, buf: B, offset: u64) -> Self {
-        Write { fd, buf, offset }
+        Write {
+            fd,
+            buf,
+            offset,
+            kind: OnceCell::new(),
+        }
     }
 
     /// A write at the current position (pipes, sockets, a file's position,
@@ -254,7 +221,9 @@ where
     }
 
     fn fallback(&self) -> Fallback {
-        file_or_stream(self.fd.as_raw_fd(), mio::Interest::WRITABLE)
+        let fd = self.fd.as_raw_fd();
+        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
+        kind.fallback(fd, mio::Interest::WRITABLE)
     }
 
     fn perform(&mut self) -> i32 {
@@ -263,26 +232,10 @@ where
             Err(res) => return res,
         };
         let fd = self.fd.as_raw_fd();
-        let stream = is_stream(fd);
-        let offset = if stream { None } else { offset };
-        let mut len = self.buf.bytes_init().min(MAX_RW);
-        if stream {
-            if !poll_now(fd, libc::POLLOUT) {
-                return -libc::EAGAIN;
-            }
-            // Writable promises room for `PIPE_BUF` bytes, no more: a
-            // longer write to a full-ish pipe would block the thread.
-            len = len.min(libc::PIPE_BUF);
-        }
-        let ptr = self.buf.stable_ptr().cast();
+        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
+        let len = self.buf.bytes_init();
         // SAFETY: the buffer's first `bytes_init()` bytes are initialized
-        // and stay put while the op owns it; `len` is at most that.
-        let ret = unsafe {
-            match offset {
-                Some(offset) => libc::pwrite(fd, ptr, len, offset),
-                None => libc::write(fd, ptr, len),
-            }
-        };
-        syscall_res(ret)
+        // and stay put while the op owns it.
+        unsafe { kind.write(fd, self.buf.stable_ptr(), len, offset) }
     }
 }

@@ -11,7 +11,9 @@
 //!   and on `EAGAIN` the task waits for readiness through the runtime's
 //!   [`Reactor`] (`reactor.rs`), then tries again;
 //! * files (`open`, `pread`, `pwrite`, `fsync`, `statx`, `close`): the call
-//!   runs on the blocking pool, as tokio does for all file I/O.
+//!   runs on the blocking pool, as tokio does for all file I/O;
+//! * reads and writes of other descriptors: see `rw.rs` (readiness where
+//!   one call can be made non-blocking, the pool where it cannot).
 //!
 //! # Trade-offs
 //!
@@ -20,18 +22,20 @@
 //!   reactor wakes the task, which is queued on a worker), where io_uring
 //!   workers reap their own completions. Simple, and good enough for a
 //!   fallback; per-worker epoll instances would remove the hop.
-//! * Each wait registers a duplicate of the descriptor and removes it when
-//!   the wait ends (see `reactor.rs` for why); a socket that is always
-//!   ready never registers at all.
+//! * A descriptor is registered with epoll only while a task waits on it
+//!   (`reactor.rs`): a socket that is always ready never registers, one
+//!   that waits costs two `epoll_ctl` per wait.
 //! * Cancellation is trivial: between polls no kernel request is
 //!   outstanding. A file op already running on the blocking pool runs to
 //!   its end; its result is then completed and dropped there.
 
 mod op;
 mod reactor;
+mod rw;
 
 #[cfg(test)]
 mod test;
 
 pub(crate) use op::EpollOp;
 pub(crate) use reactor::Reactor;
+pub(crate) use rw::FdKind;

@@ -36,11 +36,16 @@ pub(crate) struct EpollOp<T: OpData> {
 
 enum State<T: OpData> {
     /// Performed by the polling thread; `wait` is set while it waits for
-    /// readiness.
+    /// readiness. (`wait` is declared first so that it drops before `data`,
+    /// which may own the descriptor: see `reactor.rs`.)
     Polled {
+        wait: Option<Registration>,
         data: T,
         reactor: Arc<Reactor>,
-        wait: Option<Registration>,
+        /// Wake-ups in a row that found the call still not ready.
+        spurious: u32,
+        /// A pause before waiting again, after too many of those.
+        backoff: Option<Pin<Box<crate::time::Sleep>>>,
     },
     /// Queued or running on the blocking pool.
     Blocking {
@@ -75,9 +80,11 @@ impl<T: OpData> EpollOp<T> {
     ) -> EpollOp<T> {
         let state = match data.fallback() {
             Fallback::Immediate | Fallback::Readiness { .. } => State::Polled {
+                wait: None,
                 data,
                 reactor,
-                wait: None,
+                spurious: 0,
+                backoff: None,
             },
             Fallback::Blocking => {
                 let slot = Arc::new(Mutex::new(Slot {
@@ -93,6 +100,25 @@ impl<T: OpData> EpollOp<T> {
         };
         EpollOp { state }
     }
+}
+
+/// Wake-ups in a row after which an op that is "ready" but still says
+/// `EAGAIN` pauses before waiting again.
+///
+/// That happens when epoll's idea of ready is not the call's: a Unix
+/// stream `connect` to a listener with a full backlog says `EAGAIN`, while
+/// the unconnected socket polls as writable (and hung up). Waiting again
+/// at once would spin a worker and the reactor; a short, growing pause
+/// (1 ms doubling to 64 ms) retries it like a polite client.
+const SPURIOUS_BEFORE_BACKOFF: u32 = 3;
+
+/// The pause after `spurious` such wake-ups, if there is a runtime clock to
+/// pause on (an op polled outside any runtime just waits again).
+fn backoff_pause(spurious: u32) -> Option<Pin<Box<crate::time::Sleep>>> {
+    crate::scheduler::context::current()?;
+    let exponent = (spurious - SPURIOUS_BEFORE_BACKOFF).min(6);
+    let pause = std::time::Duration::from_millis(1 << exponent);
+    Some(Box::pin(crate::time::sleep(pause)))
 }
 
 /// The blocking-pool closure of an op (see the module docs).
@@ -129,15 +155,28 @@ impl<T: OpData> Future for EpollOp<T> {
         let this = self.get_mut();
         let res = match &mut this.state {
             State::Polled {
+                wait,
                 data,
                 reactor,
-                wait,
+                spurious,
+                backoff,
             } => loop {
-                if let Some(registration) = wait {
-                    if !registration.poll_ready(cx) {
+                // Whether this attempt follows a wake-up (or a pause).
+                let mut woken = false;
+                if let Some(pause) = backoff {
+                    if pause.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    *wait = None;
+                    *backoff = None;
+                    woken = true;
+                }
+                match wait.take() {
+                    Some(registration) if !registration.poll_ready(cx) => {
+                        *wait = Some(registration);
+                        return Poll::Pending;
+                    }
+                    Some(_) => woken = true,
+                    None => {}
                 }
                 let res = data.perform();
                 if res != -libc::EAGAIN {
@@ -146,6 +185,15 @@ impl<T: OpData> Future for EpollOp<T> {
                 let Fallback::Readiness { fd, interest } = data.fallback() else {
                     break res;
                 };
+                if woken {
+                    *spurious += 1;
+                }
+                if *spurious >= SPURIOUS_BEFORE_BACKOFF {
+                    if let Some(pause) = backoff_pause(*spurious) {
+                        *backoff = Some(pause);
+                        continue;
+                    }
+                }
                 match reactor.register(fd, interest, cx) {
                     Ok(registration) => *wait = Some(registration),
                     Err(err) => break -err.raw_os_error().unwrap_or(libc::EIO),
@@ -198,6 +246,9 @@ impl<T: OpData> Drop for EpollOp<T> {
 impl<T: OpData> fmt::Debug for EpollOp<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
+            State::Polled {
+                backoff: Some(_), ..
+            } => "Pausing after spurious wake-ups",
             State::Polled { wait: None, .. } => "Ready to try",
             State::Polled { wait: Some(_), .. } => "Waiting for readiness",
             State::Blocking { .. } => "On the blocking pool",

@@ -1,26 +1,27 @@
 //! The epoll reactor: one thread per runtime that waits in `epoll_wait`
 //! (through mio) and wakes the tasks whose descriptors became ready.
 //!
-//! # One registration per wait
+//! # Registrations
 //!
-//! A task that must wait registers a *duplicate* of the descriptor
-//! (`F_DUPFD_CLOEXEC`) under a token that is never reused, and the
-//! registration is removed (and the duplicate closed) as soon as the wait
-//! ends or its future is dropped. That costs a `dup`, two `epoll_ctl` and a
-//! `close` per wait, and buys what a long-lived registration per fd would
-//! have to track by hand:
+//! A descriptor is registered (edge-triggered, as mio does) while at least
+//! one task waits on it, under its own number as the token, for the union
+//! of what its waits want; the registration is removed when the last wait
+//! ends. A wait that joins always re-arms the registration
+//! (`EPOLL_CTL_MOD`), and the kernel then re-checks the descriptor's
+//! current state: a readiness change between the task's failed attempt
+//! and its joining is reported, not lost (the same holds for `ADD`).
 //!
-//! * several waits on one socket (a reader and a writer, two accepts) are
-//!   several registrations, which epoll refuses for one fd number but takes
-//!   for distinct duplicates;
-//! * nothing goes stale when a descriptor is closed and its number reused:
-//!   the registration belonged to the duplicate, which we close ourselves;
-//! * an event that `epoll_wait` returned just before the registration was
-//!   removed names a token nobody holds any more, and is ignored.
+//! Each wait is woken only by events that match what it waits for (errors
+//! and hang-ups match everything), so a writer is not spun by unread data.
 //!
-//! mio registers edge-triggered; adding a registration for a descriptor
-//! that is already ready reports it at once, so a readiness change between
-//! the failed attempt and the registration is not lost.
+//! A descriptor cannot be closed while it has waits: every wait belongs to
+//! an operation that owns the descriptor (or borrows it, for
+//! `io::readable`), and drops its wait first. So a registration never
+//! outlives its descriptor, and a number is never reused under a live
+//! registration. An event that `epoll_wait` returned just before a
+//! registration was removed may reach a later registration of the same
+//! number: a spurious wake-up, which the woken operation absorbs (it tries
+//! its call and waits again).
 //!
 //! # Shutdown
 //!
@@ -29,19 +30,21 @@
 //! `ECANCELED` because a closed reactor takes no new registration), and
 //! joins the thread.
 
+use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::thread;
 
-/// The token of the reactor's own wake-up (shutdown).
-const WAKE: Token = Token(0);
+/// The token of the reactor's own wake-up (shutdown); never a descriptor
+/// number.
+const WAKE: Token = Token(usize::MAX);
 
 /// Events taken from the kernel per `epoll_wait`.
 const EVENTS_PER_WAIT: usize = 256;
@@ -55,22 +58,52 @@ pub(crate) struct Reactor {
 }
 
 struct State {
-    waits: HashMap<usize, Wait>,
-    /// The next token; tokens are never reused (see the module docs).
-    next_token: usize,
+    /// The registered descriptors and the waits on each.
+    fds: HashMap<RawFd, Registered>,
+    waits: HashMap<u64, Wait>,
+    /// The next wait's key; never reused.
+    next_key: u64,
     shut_down: bool,
 }
 
-/// One registered wait.
+/// One registered descriptor.
+struct Registered {
+    /// What it is registered for: the union of its waits' interests.
+    interest: Interest,
+    waits: Vec<u64>,
+}
+
+/// One task waiting on one descriptor.
 struct Wait {
+    fd: RawFd,
+    interest: Interest,
     ready: bool,
     waker: Option<Waker>,
 }
 
+impl Wait {
+    fn matches(&self, event: &Event) -> bool {
+        let failed = event.is_error() || (event.is_read_closed() && event.is_write_closed());
+        failed
+            || (self.interest.is_readable() && (event.is_readable() || event.is_read_closed()))
+            || (self.interest.is_writable() && (event.is_writable() || event.is_write_closed()))
+            || (self.interest.is_priority() && event.is_priority())
+    }
+}
+
+/// Closes the reactor when its thread ends, however it ends (a waker that
+/// panics included): waits must fail, not hang.
+struct CloseOnExit<'a>(&'a Reactor);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 impl Reactor {
-    /// Creates the epoll instance and starts its thread, named
-    /// `{thread_name}-epoll`.
-    pub(crate) fn start(thread_name: &str) -> io::Result<Arc<Reactor>> {
+    /// Creates the epoll instance and starts its thread, `runtime-epoll`.
+    pub(crate) fn start() -> io::Result<Arc<Reactor>> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let wake = mio::Waker::new(poll.registry(), WAKE)?;
@@ -78,14 +111,15 @@ impl Reactor {
             registry,
             wake,
             state: Mutex::new(State {
+                fds: HashMap::new(),
                 waits: HashMap::new(),
-                next_token: WAKE.0 + 1,
+                next_key: 0,
                 shut_down: false,
             }),
             thread: Mutex::new(None),
         });
         let thread = thread::Builder::new()
-            .name(format!("{thread_name}-epoll"))
+            .name("runtime-epoll".to_string())
             .spawn({
                 let reactor = reactor.clone();
                 move || reactor.run(poll)
@@ -97,6 +131,7 @@ impl Reactor {
     /// The reactor thread: waits for events and wakes their tasks until
     /// shutdown.
     fn run(&self, mut poll: Poll) {
+        let _close = CloseOnExit(self);
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut wakers = Vec::new();
         loop {
@@ -105,17 +140,28 @@ impl Reactor {
                     continue;
                 }
                 // Not expected from a valid epoll fd; waiting tasks must
-                // not hang on a reactor that is gone.
+                // not hang on a reactor that is gone (`_close`).
                 eprintln!("runtime: epoll_wait failed, I/O stops: {err}");
-                self.shutdown_without_join();
                 return;
             }
             let shut_down = {
                 let mut state = self.state.lock();
+                let State { fds, waits, .. } = &mut *state;
                 for event in events.iter() {
-                    if let Some(wait) = state.waits.get_mut(&event.token().0) {
-                        wait.ready = true;
-                        wakers.extend(wait.waker.take());
+                    let Ok(fd) = RawFd::try_from(event.token().0) else {
+                        continue; // WAKE
+                    };
+                    let Some(registered) = fds.get(&fd) else {
+                        continue; // removed since
+                    };
+                    for key in &registered.waits {
+                        let Some(wait) = waits.get_mut(key) else {
+                            continue;
+                        };
+                        if wait.matches(event) {
+                            wait.ready = true;
+                            wakers.extend(wait.waker.take());
+                        }
                     }
                 }
                 state.shut_down
@@ -131,53 +177,73 @@ impl Reactor {
     }
 
     /// Registers a wait for `interest` on `fd` on behalf of the task of
-    /// `cx`. Fails with `ECANCELED` after shutdown, and with epoll's error
-    /// for a descriptor it cannot watch (`EPERM` for a regular file).
+    /// `cx`; `fd` must stay open until the returned registration is
+    /// dropped. Fails with `ECANCELED` after shutdown, and with epoll's
+    /// error for a descriptor it cannot watch (`EPERM` for a regular file,
+    /// `EBADF` for a closed one).
     pub(crate) fn register(
         self: &Arc<Self>,
         fd: RawFd,
         interest: Interest,
         cx: &Context<'_>,
     ) -> io::Result<Registration> {
-        // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` only reads the descriptor number;
-        // a closed or invalid `fd` makes it fail with `EBADF`.
-        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            return Err(io::Error::last_os_error());
+        let waker = cx.waker().clone();
+        let mut state = self.state.lock();
+        if state.shut_down {
+            return Err(io::Error::from_raw_os_error(libc::ECANCELED));
         }
-        // SAFETY: the new descriptor was just created for us alone.
-        let dup = unsafe { OwnedFd::from_raw_fd(dup) };
-        let token = {
-            let mut state = self.state.lock();
-            if state.shut_down {
-                return Err(io::Error::from_raw_os_error(libc::ECANCELED));
+        let token =
+            Token(usize::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?);
+        let source = &mut SourceFd(&fd);
+        match state.fds.get_mut(&fd) {
+            None => {
+                self.registry.register(source, token, interest)?;
+                let registered = Registered {
+                    interest,
+                    waits: Vec::new(),
+                };
+                state.fds.insert(fd, registered);
             }
-            let token = state.next_token;
-            state.next_token += 1;
-            let wait = Wait {
-                ready: false,
-                waker: Some(cx.waker().clone()),
-            };
-            state.waits.insert(token, wait);
-            token
+            Some(registered) => {
+                // Always re-armed, so the kernel re-checks the current
+                // state for this wait (see the module docs).
+                let union = registered.interest.add(interest);
+                match self.registry.reregister(source, token, union) {
+                    Ok(()) => registered.interest = union,
+                    // Closed and reopened behind our back (a bare fd
+                    // number): the old registration went with the old file.
+                    Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
+                        self.registry.register(source, token, union)?;
+                        registered.interest = union;
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        let key = state.next_key;
+        state.next_key += 1;
+        let wait = Wait {
+            fd,
+            interest,
+            ready: false,
+            waker: Some(waker),
         };
-        let registration = Registration {
+        state.waits.insert(key, wait);
+        state
+            .fds
+            .get_mut(&fd)
+            .expect("registered just above")
+            .waits
+            .push(key);
+        Ok(Registration {
             reactor: self.clone(),
-            token,
-            fd: dup,
-        };
-        // Registered after the wait exists, so an event for it always
-        // finds it. On failure, dropping `registration` undoes the insert.
-        let raw = registration.fd.as_raw_fd();
-        self.registry
-            .register(&mut SourceFd(&raw), Token(token), interest)?;
-        Ok(registration)
+            key,
+        })
     }
 
-    /// Wakes every waiting task, takes no new registration, and stops and
-    /// joins the thread. Idempotent.
+    /// [`close`](Reactor::close)s, then joins the thread. Idempotent.
     pub(crate) fn shutdown(&self) {
-        self.shutdown_without_join();
+        self.close();
         let thread = self.thread.lock().take();
         if let Some(thread) = thread {
             if thread.thread().id() != thread::current().id() {
@@ -186,7 +252,9 @@ impl Reactor {
         }
     }
 
-    fn shutdown_without_join(&self) {
+    /// Wakes every waiting task, takes no new registration (waits then
+    /// fail with `ECANCELED`), and tells the thread to stop. Idempotent.
+    pub(crate) fn close(&self) {
         let wakers: Vec<Waker> = {
             let mut state = self.state.lock();
             state.shut_down = true;
@@ -207,10 +275,11 @@ impl Reactor {
         }
     }
 
-    /// Waits registered right now (for tests).
+    /// Waits registered right now, and descriptors registered (for tests).
     #[cfg(test)]
-    pub(crate) fn waits(&self) -> usize {
-        self.state.lock().waits.len()
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        (state.waits.len(), state.fds.len())
     }
 }
 
@@ -219,17 +288,17 @@ impl fmt::Debug for Reactor {
         let state = self.state.lock();
         f.debug_struct("Reactor")
             .field("waits", &state.waits.len())
+            .field("fds", &state.fds.len())
             .field("shut_down", &state.shut_down)
             .finish_non_exhaustive()
     }
 }
 
-/// A registered wait; dropping it removes the registration.
+/// A registered wait; dropping it ends the wait (and the descriptor's
+/// registration, if it was the last one).
 pub(crate) struct Registration {
     reactor: Arc<Reactor>,
-    token: usize,
-    /// The duplicate descriptor that is registered.
-    fd: OwnedFd,
+    key: u64,
 }
 
 impl Registration {
@@ -237,37 +306,50 @@ impl Registration {
     /// if not, the task of `cx` is woken when it does.
     pub(crate) fn poll_ready(&self, cx: &Context<'_>) -> bool {
         let mut state = self.reactor.state.lock();
-        let Some(wait) = state.waits.get_mut(&self.token) else {
+        let Some(wait) = state.waits.get_mut(&self.key) else {
             return true;
         };
         if wait.ready {
             return true;
         }
-        match &mut wait.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        let old = match &mut wait.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            slot => slot.replace(cx.waker().clone()),
+        };
+        drop(state);
+        // A waker may be anything; dropped outside the lock.
+        drop(old);
         false
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let raw = self.fd.as_raw_fd();
-        // Fails only if the registration never happened (`register`
-        // failed); nothing to undo then.
-        let _ = self.reactor.registry.deregister(&mut SourceFd(&raw));
-        let wait = self.reactor.state.lock().waits.remove(&self.token);
-        // A waker may be anything; it is dropped outside the lock.
+        let reactor = &*self.reactor;
+        let mut state = reactor.state.lock();
+        let Some(wait) = state.waits.remove(&self.key) else {
+            return;
+        };
+        if let Some(registered) = state.fds.get_mut(&wait.fd) {
+            registered.waits.retain(|&key| key != self.key);
+            if registered.waits.is_empty() {
+                state.fds.remove(&wait.fd);
+                // The descriptor is still open (module docs); an error
+                // here could only mean it was closed behind our back, and
+                // then the kernel dropped the registration already.
+                let _ = reactor.registry.deregister(&mut SourceFd(&wait.fd));
+            }
+        }
+        drop(state);
+        // A waker may be anything; dropped outside the lock.
         drop(wait);
-        // `self.fd`, the duplicate, closes after this.
     }
 }
 
 impl fmt::Debug for Registration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration")
-            .field("token", &self.token)
+            .field("key", &self.key)
             .finish_non_exhaustive()
     }
 }

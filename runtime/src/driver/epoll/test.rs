@@ -33,7 +33,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn a_wait_is_woken_when_its_fd_becomes_ready_and_removed_when_dropped() {
-    let reactor = Reactor::start("test").unwrap();
+    let reactor = Reactor::start().unwrap();
     let (mut a, b) = UnixStream::pair().unwrap();
     let (count, waker) = waker();
     let cx = Context::from_waker(&waker);
@@ -42,18 +42,18 @@ fn a_wait_is_woken_when_its_fd_becomes_ready_and_removed_when_dropped() {
         .register(b.as_raw_fd(), Interest::READABLE, &cx)
         .unwrap();
     assert!(!registration.poll_ready(&cx), "nothing to read yet");
-    assert_eq!(reactor.waits(), 1);
+    assert_eq!(reactor.counts(), (1, 1));
     a.write_all(b"x").unwrap();
     wait_for("the wake", || count.0.load(Ordering::SeqCst) == 1);
     assert!(registration.poll_ready(&cx));
     drop(registration);
-    assert_eq!(reactor.waits(), 0);
+    assert_eq!(reactor.counts(), (0, 0));
     reactor.shutdown();
 }
 
 #[test]
 fn a_registration_on_an_fd_that_is_already_ready_fires_at_once() {
-    let reactor = Reactor::start("test").unwrap();
+    let reactor = Reactor::start().unwrap();
     let (mut a, b) = UnixStream::pair().unwrap();
     a.write_all(b"already here").unwrap();
     let (count, waker) = waker();
@@ -68,7 +68,7 @@ fn a_registration_on_an_fd_that_is_already_ready_fires_at_once() {
 
 #[test]
 fn two_waits_on_one_fd_are_both_woken() {
-    let reactor = Reactor::start("test").unwrap();
+    let reactor = Reactor::start().unwrap();
     let (mut a, b) = UnixStream::pair().unwrap();
     let (count, waker) = waker();
     let cx = Context::from_waker(&waker);
@@ -78,15 +78,60 @@ fn two_waits_on_one_fd_are_both_woken() {
     let second = reactor
         .register(b.as_raw_fd(), Interest::READABLE, &cx)
         .unwrap();
+    assert_eq!(reactor.counts(), (2, 1), "one registration for both");
     a.write_all(b"x").unwrap();
     wait_for("both wakes", || count.0.load(Ordering::SeqCst) == 2);
     assert!(first.poll_ready(&cx) && second.poll_ready(&cx));
+    drop(first);
+    assert_eq!(reactor.counts(), (1, 1), "registered while a wait is left");
+    drop(second);
+    assert_eq!(reactor.counts(), (0, 0));
+    reactor.shutdown();
+}
+
+#[test]
+fn a_writer_is_not_woken_by_unread_data_and_a_late_joiner_sees_readiness() {
+    let reactor = Reactor::start().unwrap();
+    let (mut a, b) = UnixStream::pair().unwrap();
+    // Fill b's send buffer, so a writer on b has to wait.
+    b.set_nonblocking(true).unwrap();
+    let chunk = [0u8; 4096];
+    while (&b).write(&chunk).is_ok() {}
+    let (writes, write_waker) = waker();
+    let writer = reactor
+        .register(
+            b.as_raw_fd(),
+            Interest::WRITABLE,
+            &Context::from_waker(&write_waker),
+        )
+        .unwrap();
+    // Data for b arrives, and a reader joins only afterwards: the edge
+    // happened before its wait existed, and it must still see it.
+    a.write_all(b"x").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let (reads, read_waker) = waker();
+    let reader = reactor
+        .register(
+            b.as_raw_fd(),
+            Interest::READABLE,
+            &Context::from_waker(&read_waker),
+        )
+        .unwrap();
+    wait_for("the reader's wake", || reads.0.load(Ordering::SeqCst) == 1);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        writes.0.load(Ordering::SeqCst),
+        0,
+        "the writer was woken by data"
+    );
+    assert!(!writer.poll_ready(&Context::from_waker(&write_waker)));
+    drop((reader, writer));
     reactor.shutdown();
 }
 
 #[test]
 fn shutdown_wakes_every_wait_and_refuses_new_ones() {
-    let reactor = Reactor::start("test").unwrap();
+    let reactor = Reactor::start().unwrap();
     let (_a, b) = UnixStream::pair().unwrap();
     let (count, waker) = waker();
     let cx = Context::from_waker(&waker);
@@ -101,12 +146,12 @@ fn shutdown_wakes_every_wait_and_refuses_new_ones() {
         .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
     drop(registration);
-    assert_eq!(reactor.waits(), 0);
+    assert_eq!(reactor.counts(), (0, 0));
 }
 
 #[test]
 fn a_regular_file_or_a_closed_fd_cannot_be_waited_on() {
-    let reactor = Reactor::start("test").unwrap();
+    let reactor = Reactor::start().unwrap();
     let (_count, waker) = waker();
     let cx = Context::from_waker(&waker);
     let file = std::fs::File::open("/proc/self/status").unwrap();
@@ -116,6 +161,10 @@ fn a_regular_file_or_a_closed_fd_cannot_be_waited_on() {
     assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err}");
     let err = reactor.register(-1, Interest::READABLE, &cx).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
-    assert_eq!(reactor.waits(), 0, "failed registrations leave nothing");
+    assert_eq!(
+        reactor.counts(),
+        (0, 0),
+        "failed registrations leave nothing"
+    );
     reactor.shutdown();
 }
