@@ -163,9 +163,11 @@ pub struct WorkerMetrics {
     pub local_queue_depth: usize,
     /// Polls of a task from the LIFO slot.
     pub lifo_hits: u64,
-    /// I/O operations submitted to its ring.
+    /// I/O operations submitted to its ring (updated when the worker
+    /// parks). Always 0 on the epoll driver, which has no rings: its
+    /// operations are plain system calls made by the tasks themselves.
     pub io_submitted: u64,
-    /// I/O completions it reaped.
+    /// I/O completions its ring reaped (as `io_submitted`).
     pub io_completed: u64,
     /// Time spent running tasks (between parks).
     pub busy_duration: Duration,
