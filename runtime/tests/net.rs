@@ -683,3 +683,30 @@ async fn unix_pair_and_dropped_read() {
     let (n, buf) = bounded("read", b.read(Vec::with_capacity(8))).await;
     assert_eq!(&buf[..n.unwrap()], b"after");
 }
+
+/// Sockets made non-blocking by their owner (as tokio's `from_std` asks)
+/// still wait for a connection and for data, on either driver.
+#[runtime::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_std_of_non_blocking_sockets_still_waits() {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let listener = TcpListener::from_std(std_listener);
+    let addr = listener.local_addr().unwrap();
+    let accepting = runtime::spawn(async move { listener.accept().await });
+    sleep(Duration::from_millis(30)).await;
+    assert!(!accepting.is_finished(), "accept did not wait");
+    let std_client = std::net::TcpStream::connect(addr).unwrap();
+    std_client.set_nonblocking(true).unwrap();
+    let client = TcpStream::from_std(std_client);
+    let (server, _) = bounded("accept", accepting).await.unwrap().unwrap();
+
+    let reading = runtime::spawn(async move {
+        let (n, buf) = client.read(Vec::with_capacity(8)).await;
+        buf[..n.unwrap()].to_vec()
+    });
+    sleep(Duration::from_millis(30)).await;
+    assert!(!reading.is_finished(), "read did not wait");
+    let (res, _) = server.write_all(b"late".to_vec()).await;
+    res.unwrap();
+    assert_eq!(bounded("read", reading).await.unwrap(), b"late");
+}
