@@ -422,13 +422,14 @@ impl RawLoop {
     }
 
     fn push(&mut self, entry: squeue::Entry) {
-        // SAFETY: every entry built in this loop points at a boxed buffer
-        // of a connection in `self.conns` (heap memory that does not move)
-        // and at that connection's socket. Neither is dropped, nor is the
+        // Every entry built in this loop points at a boxed buffer of a
+        // connection in `self.conns` (heap memory that does not move) and
+        // at that connection's socket. Neither is dropped, nor is the
         // buffer touched, until the entry's completion has been reaped:
         // `shutdown` drains every operation in flight before the
         // connections are dropped, and the handlers only look at a buffer
         // after its operation completed.
+        // SAFETY: so the entry's buffer and socket outlive its completion.
         let pushed = unsafe { self.ring.submission().push(&entry) };
         pushed.expect("submission queue full (more operations than sized for)");
         self.in_flight += 1;
