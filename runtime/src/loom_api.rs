@@ -202,3 +202,40 @@ impl fmt::Debug for Idle {
         f.debug_struct("Idle").finish_non_exhaustive()
     }
 }
+
+/// The epoll driver's hand-off between a blocking op's future and the pool
+/// closure that makes its system call (`driver/epoll/slot.rs`), unchanged.
+pub struct BlockingSlot<T>(crate::driver::epoll::slot::Slot<T>);
+
+impl<T> BlockingSlot<T> {
+    /// A slot holding the op's data.
+    pub fn new(data: T) -> BlockingSlot<T> {
+        BlockingSlot(crate::driver::epoll::slot::Slot::new(data))
+    }
+
+    /// The closure, before the call: the data, or `None` if abandoned.
+    pub fn start(&self) -> Option<T> {
+        self.0.start()
+    }
+
+    /// The closure, after the call: `Some` if it must complete the data.
+    pub fn finish(&self, data: T, res: i32) -> Option<(T, i32)> {
+        self.0.finish(data, res)
+    }
+
+    /// The future, once the closure is over.
+    pub fn take(&self) -> Option<(T, Option<i32>)> {
+        self.0.take()
+    }
+
+    /// The future's drop: `Some` if it must complete the data.
+    pub fn abandon(&self) -> Option<(T, i32)> {
+        self.0.abandon()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for BlockingSlot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BlockingSlot").field(&self.0).finish()
+    }
+}

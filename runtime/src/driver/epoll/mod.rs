@@ -32,6 +32,7 @@
 mod op;
 mod reactor;
 mod rw;
+pub(crate) mod slot;
 
 #[cfg(test)]
 mod test;

@@ -11,17 +11,17 @@
 //!   cancelled task) drops the data and the registration at once: there is
 //!   nothing to cancel.
 //! * `Blocking`: the call runs on the runtime's blocking pool. The data sits
-//!   in a slot shared with the pool's closure, which takes it out only while
-//!   the call runs. If the future is dropped first, the closure completes
-//!   the data itself when the call returns ([`OpData::complete`] runs
-//!   exactly once for every op that ran, so a new fd from `open` gets an
-//!   owner and is closed); if the closure never runs (the pool shut down),
-//!   the data is simply dropped with the slot.
+//!   in a [`Slot`] shared with the pool's closure, which takes it out only
+//!   while the call runs. If the future is dropped first, the closure
+//!   completes the data itself when the call returns ([`OpData::complete`]
+//!   runs exactly once for every op that ran, so a new fd from `open` gets
+//!   an owner and is closed); if the call has not started, it never does.
+//!   `slot.rs` has the rules.
 
 use super::reactor::{Reactor, Registration};
+use super::slot::Slot;
 use crate::driver::op::{cqe_result, Fallback, OpData};
 use crate::task::JoinHandle;
-use parking_lot::Mutex;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -49,21 +49,11 @@ enum State<T: OpData> {
     },
     /// Queued or running on the blocking pool.
     Blocking {
-        slot: Arc<Mutex<Slot<T>>>,
+        slot: Arc<Slot<T>>,
         done: JoinHandle<()>,
     },
     /// The output has been returned.
     Done,
-}
-
-/// What the future and a blocking-pool closure share.
-struct Slot<T> {
-    /// The op's data, except while the closure runs the call.
-    data: Option<T>,
-    /// The call's result (`-errno` on failure), once it ran.
-    res: Option<i32>,
-    /// The future is gone: the closure completes the data itself.
-    abandoned: bool,
 }
 
 // The data is never pinned (nothing projects a `Pin<&mut T>`), so the
@@ -87,11 +77,7 @@ impl<T: OpData> EpollOp<T> {
                 backoff: None,
             },
             Fallback::Blocking => {
-                let slot = Arc::new(Mutex::new(Slot {
-                    data: Some(data),
-                    res: None,
-                    abandoned: false,
-                }));
+                let slot = Arc::new(Slot::new(data));
                 let done = handle
                     .blocking()
                     .spawn(run_blocking(slot.clone()), Location::caller());
@@ -121,29 +107,17 @@ fn backoff_pause(spurious: u32) -> Option<Pin<Box<crate::time::Sleep>>> {
     Some(Box::pin(crate::time::sleep(pause)))
 }
 
-/// The blocking-pool closure of an op (see the module docs).
-fn run_blocking<T: OpData>(slot: Arc<Mutex<Slot<T>>>) -> impl FnOnce() + Send + 'static {
+/// The blocking-pool closure of an op (see `slot.rs`).
+fn run_blocking<T: OpData>(slot: Arc<Slot<T>>) -> impl FnOnce() + Send + 'static {
     move || {
-        let mut data = {
-            let mut shared = slot.lock();
-            if shared.abandoned {
-                // Nobody wants the result: like a cancelled request, the
-                // call is not made (the data drops with the slot).
-                return;
-            }
-            shared
-                .data
-                .take()
-                .expect("an unrun blocking op has its data")
+        // `None`: nobody wants the result any more; like a cancelled
+        // request, the call is not made (the data drops with the slot).
+        let Some(mut data) = slot.start() else {
+            return;
         };
         let res = data.perform();
-        let mut shared = slot.lock();
-        if shared.abandoned {
-            drop(shared);
+        if let Some((data, res)) = slot.finish(data, res) {
             drop(data.complete(cqe_result(res), 0));
-        } else {
-            shared.data = Some(data);
-            shared.res = Some(res);
         }
     }
 }
@@ -204,12 +178,10 @@ impl<T: OpData> Future for EpollOp<T> {
                     return Poll::Pending;
                 }
                 // The closure ran (and put the data back with its result),
-                // or was dropped unrun (the data never left the slot).
-                let mut shared = slot.lock();
-                let res = shared.res.take().unwrap_or(-libc::ECANCELED);
-                let data = shared.data.take().expect("a blocking op keeps its data");
-                drop(shared);
+                // or was dropped unrun (the pool shut down).
+                let (data, res) = slot.take().expect("a blocking op keeps its data");
                 this.state = State::Done;
+                let res = res.unwrap_or(-libc::ECANCELED);
                 return Poll::Ready(data.complete(cqe_result(res), 0));
             }
             State::Done => panic!("`EpollOp` polled after completion"),
@@ -226,19 +198,11 @@ impl<T: OpData> Drop for EpollOp<T> {
         let State::Blocking { slot, .. } = &self.state else {
             return;
         };
-        let mut shared = slot.lock();
-        match shared.res.take() {
-            // The call finished but nobody took the result: complete the
-            // data here (so what the call created gets an owner).
-            Some(res) => {
-                let data = shared.data.take();
-                drop(shared);
-                if let Some(data) = data {
-                    drop(data.complete(cqe_result(res), 0));
-                }
-            }
-            // Queued or running: whoever runs it completes it.
-            None => shared.abandoned = true,
+        // The call finished but nobody took the result: complete the data
+        // here (so what the call created gets an owner). Otherwise the
+        // closure does, if it makes the call at all.
+        if let Some((data, res)) = slot.abandon() {
+            drop(data.complete(cqe_result(res), 0));
         }
     }
 }
