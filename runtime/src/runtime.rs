@@ -333,7 +333,7 @@ fn driver_from_env(value: Option<&std::ffi::OsStr>) -> io::Result<IoDriver> {
     };
     match value.to_str().map(str::trim) {
         Some("epoll") => Ok(IoDriver::Epoll),
-        Some("io_uring" | "iouring" | "uring") => Ok(IoDriver::IoUring),
+        Some("io_uring") => Ok(IoDriver::IoUring),
         Some("auto" | "") => Ok(IoDriver::Auto),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
