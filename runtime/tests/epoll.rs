@@ -9,6 +9,9 @@
 //!
 //! The tests take turns (a lock): several count open descriptors.
 
+mod common;
+
+use common::{open_fds, pipe};
 use runtime::fs::File;
 use runtime::net::{TcpListener, TcpStream, UdpSocket};
 use runtime::time::{sleep, timeout};
@@ -38,37 +41,6 @@ fn runtimes() -> [Runtime; 2] {
             .build()
             .unwrap(),
     ]
-}
-
-fn open_fds() -> Vec<String> {
-    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let target = std::fs::read_link(entry.path()).ok()?;
-            Some(format!(
-                "{} -> {}",
-                entry.file_name().to_string_lossy(),
-                target.display()
-            ))
-        })
-        .collect();
-    fds.sort();
-    fds
-}
-
-fn pipe() -> (std::fs::File, std::fs::File) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both descriptors were just created and belong to nobody else.
-    unsafe {
-        use std::os::fd::FromRawFd;
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    }
 }
 
 #[test]

@@ -13,11 +13,14 @@
 //!     --suppressions=.ci/valgrind.supp <test binary> --test-threads=1 --skip multi_thread
 //! ```
 
+mod common;
+
+use common::pipe;
 use runtime::fs::{self, File, OpenOptions};
 use runtime::Builder;
 use std::future::{poll_fn, Future};
-use std::io::{self, ErrorKind};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::io::ErrorKind;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::pin::{pin, Pin};
@@ -70,22 +73,6 @@ fn pattern(len: usize, seed: u64) -> Vec<u8> {
 /// Polls `fut` once, from inside a task.
 async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
-}
-
-/// A pipe: (read end, write end).
-fn pipe() -> (std::fs::File, std::fs::File) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
-    // SAFETY: pipe2 succeeded: both descriptors are new and owned by nobody
-    // else.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    }
 }
 
 /// How many of this process's descriptors are open on `path`.

@@ -4,6 +4,9 @@
 //! A binary of its own, whose tests take turns (a lock), so that no other
 //! test opens or closes descriptors while one counts them.
 
+mod common;
+
+use common::open_fds;
 use runtime::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,25 +20,6 @@ const PAIRS: usize = 50;
 /// Reads in flight on each of the 2 × PAIRS stream ends.
 const READS_PER_END: usize = 10;
 const READS: usize = 2 * PAIRS * READS_PER_END;
-
-/// The open descriptors, with what they point to (for the message).
-fn open_fds() -> Vec<String> {
-    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            // The directory's own descriptor is gone by now.
-            let target = std::fs::read_link(entry.path()).ok()?;
-            Some(format!(
-                "{} -> {}",
-                entry.file_name().to_string_lossy(),
-                target.display()
-            ))
-        })
-        .collect();
-    fds.sort();
-    fds
-}
 
 #[test]
 fn dropping_a_multi_thread_runtime_with_a_thousand_accepts_and_reads_in_flight() {

@@ -135,6 +135,24 @@ pub(crate) enum Fallback {
     Blocking,
 }
 
+impl Fallback {
+    /// Readiness: wait until `fd` is readable.
+    pub(crate) fn readable(fd: &impl std::os::fd::AsRawFd) -> Fallback {
+        Fallback::Readiness {
+            fd: fd.as_raw_fd(),
+            interest: mio::Interest::READABLE,
+        }
+    }
+
+    /// Readiness: wait until `fd` is writable.
+    pub(crate) fn writable(fd: &impl std::os::fd::AsRawFd) -> Fallback {
+        Fallback::Readiness {
+            fd: fd.as_raw_fd(),
+            interest: mio::Interest::WRITABLE,
+        }
+    }
+}
+
 enum Lifecycle {
     Submitted,
     Waiting(Waker),

@@ -306,9 +306,13 @@ impl Driver {
         self.refresh_owner();
         self.drain_commands();
         self.drain_backlog();
-        if !self.sq_is_empty() || self.ring.submission().taskrun() {
+        let must_enter = {
             // With `IORING_SQ_TASKRUN` set, completions wait as task work
             // until we enter the kernel; `submit` enters with GETEVENTS.
+            let sq = self.ring.submission();
+            !sq.is_empty() || sq.taskrun()
+        };
+        if must_enter {
             self.flush_sq();
         }
         if self.completions_waiting() {

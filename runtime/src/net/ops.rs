@@ -62,11 +62,7 @@ impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
     }
 
     fn fallback(&self) -> Fallback {
-        let fd = self.fd.as_raw_fd();
-        Fallback::Readiness {
-            fd,
-            interest: Interest::READABLE,
-        }
+        Fallback::readable(&self.fd)
     }
 
     fn perform(&mut self) -> i32 {
@@ -148,10 +144,7 @@ impl<F: AsRawFd + Send + 'static> OpData for Connect<F> {
     }
 
     fn fallback(&self) -> Fallback {
-        Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            interest: Interest::WRITABLE,
-        }
+        Fallback::writable(&self.fd)
     }
 
     fn perform(&mut self) -> i32 {
@@ -211,10 +204,7 @@ where
     }
 
     fn fallback(&self) -> Fallback {
-        Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            interest: Interest::READABLE,
-        }
+        Fallback::readable(&self.fd)
     }
 
     fn perform(&mut self) -> i32 {
@@ -266,10 +256,7 @@ where
     }
 
     fn fallback(&self) -> Fallback {
-        Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            interest: Interest::WRITABLE,
-        }
+        Fallback::writable(&self.fd)
     }
 
     fn perform(&mut self) -> i32 {
@@ -381,10 +368,7 @@ where
     }
 
     fn fallback(&self) -> Fallback {
-        Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            interest: Interest::WRITABLE,
-        }
+        Fallback::writable(&self.fd)
     }
 
     fn perform(&mut self) -> i32 {
@@ -452,10 +436,7 @@ where
     }
 
     fn fallback(&self) -> Fallback {
-        Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            interest: Interest::READABLE,
-        }
+        Fallback::readable(&self.fd)
     }
 
     fn perform(&mut self) -> i32 {
