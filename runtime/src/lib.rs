@@ -7,6 +7,18 @@
 //! allocations; their [`JoinHandle`]s carry results, panics (as
 //! [`JoinError`]) and cancellation back to whoever awaits them.
 //!
+//! ## I/O drivers
+//!
+//! I/O goes through io_uring: each worker owns a ring and sleeps in it, and
+//! files, sockets and readiness are completion-based operations that own
+//! their buffers (so they stay sound when a future is dropped mid-flight).
+//! Where io_uring cannot be set up (an old kernel, `kernel.io_uring_disabled`,
+//! a seccomp profile) the default [`IoDriver::Auto`] falls back to an epoll
+//! driver with the same types: sockets and pipes by readiness, on one
+//! reactor thread per runtime, and file calls on the blocking pool.
+//! [`Handle::io_driver`] says which one runs; `RUNTIME_IO_DRIVER=epoll`
+//! forces the fallback (see [`Builder::io_driver`]).
+//!
 //! ## Quick start
 //!
 //! ```
@@ -84,18 +96,14 @@
 //! * [`task`]: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinSet`],
 //!   cancellation and [`TaskState`].
 //! * [`time`]: `sleep`, `timeout`, `interval`, and a clock tests can pause.
-//! * [`fs`]: files over io_uring: `File`, `OpenOptions`, `read`, `write`.
-//! * [`net`]: TCP, UDP and Unix sockets over io_uring.
+//! * [`fs`]: files: `File`, `OpenOptions`, `read`, `write`.
+//! * [`net`]: TCP, UDP and Unix sockets.
 //! * [`io`]: buffer traits for owned-buffer I/O, standard input, readiness
 //!   of any descriptor.
 //! * [`metrics`]: counters per runtime and per worker.
 
 #![warn(missing_docs)]
 
-mod blocking;
-// Wired into the workers by the integration step (until then its items
-// and its re-exports are unused).
-#[allow(dead_code, unused_imports)]
 mod driver;
 pub mod fs;
 pub mod io;
@@ -104,19 +112,16 @@ pub mod metrics;
 pub mod net;
 mod runtime;
 pub(crate) mod scheduler;
-mod spawn;
 pub mod task;
 pub mod time;
 
 // Entry points for the loom models in `loom-tests/`; only under `cfg(loom)`.
 #[cfg(loom)]
 #[doc(hidden)]
-#[path = "loom_api.rs"]
-pub mod __loom;
+pub use crate::loom::api as __loom;
 
-pub use crate::runtime::{
-    Builder, EnterGuard, Handle, IoDriver, Runtime, TryCurrentError, UnhandledPanic,
-};
+pub use crate::driver::IoDriver;
+pub use crate::runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError, UnhandledPanic};
 pub use crate::task::{
     spawn, spawn_blocking, yield_now, CancelHandle, JoinError, JoinHandle, JoinSet, TaskId,
     TaskState,

@@ -12,7 +12,10 @@ use super::epoll::EpollOp;
 use super::{Driver, DriverHandle, Op, OpData};
 use crate::scheduler::context;
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// A ring owned by the thread that parks on it, with a handle to it for
 /// the moments the ring itself is borrowed.
@@ -64,8 +67,58 @@ pub(crate) fn submit<T: OpData>(data: T) -> io::Result<Op<T>> {
     try_submit(data).map_err(|(err, _)| err)
 }
 
-/// [`submit`], but on error gives `data` back with the error, so that an
-/// operation that owns a caller's buffer can return it.
+/// Starts `data` on the right ring and waits for its output.
+///
+/// An op that cannot start (outside a runtime) completes at once with that
+/// error through [`OpData::complete`], so what it holds comes back the
+/// usual way: a buffer is handed back beside the error. This is the one way
+/// the user-facing types hand a caller's buffer back from an op that never
+/// started.
+///
+/// A named future that holds the op data rather than `T::Output`, and no
+/// `async fn`: a future whose state names `<T as OpData>::Output` made
+/// rustc's `Send` check of callers fail for buffers with a lifetime
+/// (`&'static [u8]`: "implementation of `IoBuf` is not general enough").
+pub(crate) fn run<T: OpData>(data: T) -> Run<T> {
+    Run(Some(try_submit(data)))
+}
+
+/// The future of [`run`]: the op in flight, or the data of an op that could
+/// not start and the reason, completed when polled.
+pub(crate) struct Run<T: OpData>(Option<Result<Op<T>, (io::Error, T)>>);
+
+// Nothing is ever pinned through a `Run`: the op is `Unpin` and the data is
+// moved out whole.
+impl<T: OpData> Unpin for Run<T> {}
+
+impl<T: OpData> Future for Run<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let this = self.get_mut();
+        match this.0.take().expect("`Run` polled after it completed") {
+            Ok(mut op) => {
+                let poll = Pin::new(&mut op).poll(cx);
+                if poll.is_pending() {
+                    this.0 = Some(Ok(op));
+                }
+                poll
+            }
+            Err((err, data)) => Poll::Ready(data.complete(Err(err), 0)),
+        }
+    }
+}
+
+/// [`run`]'s first half, for poll-style state machines that keep the op:
+/// the op in flight, or the output of completing it with the error that
+/// kept it from starting.
+pub(crate) fn start<T: OpData>(data: T) -> Result<Op<T>, T::Output> {
+    try_submit(data).map_err(|(err, data)| data.complete(Err(err), 0))
+}
+
+/// [`submit`], but on error gives `data` back with the error, for an op
+/// that must do something else with it (`fs::File::close` closes the
+/// descriptor itself).
 pub(crate) fn try_submit<T: OpData>(data: T) -> Result<Op<T>, (io::Error, T)> {
     let data = match submit_local(data) {
         Ok(op) => return Ok(op),

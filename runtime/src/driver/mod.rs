@@ -1,54 +1,36 @@
-//! The io_uring driver: one ring per worker, operations that own their
-//! buffers, cross-thread submission, cancellation and wake-up.
+//! The I/O drivers: a ring per worker (io_uring), or one epoll reactor per
+//! runtime when io_uring cannot be had; the same operations on both.
 //!
 //! # Pieces
 //!
 //! * [`Driver`] (`uring.rs`): one io_uring ring, owned by one thread — the
-//!   worker that parks on it. `Send` (it may be built on one thread and moved
-//!   to its worker) but not `Sync`; only the thread that owns it ever enters
-//!   the ring, which later allows `IORING_SETUP_SINGLE_ISSUER` /
-//!   `DEFER_TASKRUN`.
-//! * [`DriverHandle`] (`uring.rs`): `Clone + Send + Sync`; the ring's command
-//!   queue and eventfd. Everything aimed at a ring from another thread goes
-//!   through it: an op submitted by a thread that is not the ring's, and the
-//!   cancel of an op whose future was dropped anywhere.
-//! * [`OpData`] and `UringOp` (`op.rs`): an in-flight operation is one heap
+//!   worker (or current_thread driver) that parks on it. `Send` (it is built
+//!   by `Builder::build` and moved to its worker) but not `Sync`; only the
+//!   owning thread ever enters the ring, which leaves room for
+//!   `IORING_SETUP_SINGLE_ISSUER` / `DEFER_TASKRUN`.
+//! * [`DriverHandle`] (`handle.rs`): `Clone + Send + Sync`; the ring's
+//!   command queue and eventfd. Everything aimed at a ring from another
+//!   thread goes through it: an op started by a thread that owns no ring
+//!   (a multi-thread `block_on`, the blocking pool), the cancel of an op
+//!   whose future was dropped, and wake-ups.
+//! * `OpData` and `UringOp` (`op.rs`): an in-flight operation is one heap
 //!   object that owns the op's data (buffers, fds, ...) and whose address is
 //!   the SQE's `user_data`; `UringOp<T>` is its future. `op.rs` documents
 //!   the state machine and who owns the data in each state. [`Op`]
-//!   (`future.rs`) is the future users of the driver see: a `UringOp`, or
-//!   an epoll op (below).
-//! * [`IoBuf`], [`IoBufMut`], [`BufResult`] (`buf.rs`): buffer traits.
-//! * [`Nop`], [`Read`], [`Write`] (`ops.rs`): the operations so far.
+//!   (`future.rs`) is the future the user-facing types await: a `UringOp`,
+//!   or an epoll op; it spends the task's coop budget.
+//! * `context.rs`: which ring an op goes to (this thread's own, or one of
+//!   the runtime's through its handle, or the epoll driver), and [`run`] /
+//!   [`start`], the one way an op that never started hands its buffer back.
+//! * `choice.rs`: [`IoDriver`], `RUNTIME_IO_DRIVER` and `Auto`'s fallback.
+//! * [`IoBuf`], [`IoBufMut`], [`BufResult`] (`buf.rs`) and [`Slice`]
+//!   (`slice.rs`): owned buffers.
+//! * `ops.rs`: the file-descriptor ops shared by `fs` and `io` ([`Read`],
+//!   [`Write`] at an offset); sockets' ops live in `net/`, readiness in
+//!   `io/ready.rs`, file-system ops in `fs/ops.rs`.
+//! * `epoll/`: the fallback driver (below).
 //!
-//! # API
-//!
-//! ```ignore
-//! impl Driver {
-//!     fn new(entries: u32) -> io::Result<(Driver, DriverHandle)>;
-//!     fn submit<T: OpData>(&mut self, data: T) -> Op<T>;     // on the owning thread
-//!     fn park(&mut self, timeout: Option<Duration>) -> io::Result<()>;
-//!     fn poll(&mut self) -> io::Result<()>;
-//!     fn shutdown(&mut self);                                 // also run by Drop
-//!     fn in_flight(&self) -> usize;
-//!     fn handle(&self) -> &DriverHandle;
-//!     fn stats(&self) -> DriverStats;
-//! }
-//! impl DriverHandle {                                         // Clone + Send + Sync
-//!     fn unpark(&self);
-//!     fn submit<T: OpData>(&self, data: T) -> Op<T>;          // from any thread
-//! }
-//! trait OpData: Send + 'static {
-//!     type Output;
-//!     fn sqe(&mut self) -> io_uring::squeue::Entry;
-//!     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
-//!     fn fallback(&self) -> Fallback;                        // the epoll driver's way
-//!     fn perform(&mut self) -> i32;                           // ... as one system call
-//! }
-//! impl<T: OpData> Future for Op<T> { type Output = T::Output; } // Send, Unpin
-//! ```
-//!
-//! # Life of an operation
+//! # Life of an operation on a ring
 //!
 //! 1. `Driver::submit` (owning thread) or `DriverHandle::submit` (any
 //!    thread) moves the data into a new op object, builds the SQE from it in
@@ -75,16 +57,23 @@
 //! arrives — `ECANCELED`, or the result if the cancel came too late — and is
 //! freed then. The kernel never writes into freed memory.
 //!
+//! Re-entrancy: wakers run inside `poll`/`park`/`shutdown`, and an op's data
+//! (a user buffer) may be dropped there. `Op`'s `Drop` never touches the
+//! `Driver` directly, only the handle's queue, and a submission made while
+//! the ring is borrowed (a waker that starts I/O) goes through the queue
+//! too (`context.rs`), so nothing borrows the ring twice.
+//!
 //! # Parking
 //!
-//! `park(timeout)` submits, then waits in `io_uring_enter` for at least one
-//! completion, with the timeout passed as `IORING_ENTER_EXT_ARG` (the
-//! worker's nearest timer, later). `unpark` from another thread writes the
-//! eventfd; a read of the eventfd is always armed in the ring, so the write
-//! completes it and ends the wait; the read is re-armed when reaped. An
-//! unpark that arrives while the driver is not parked makes its next `park`
-//! return at once. `park(None)` blocks until a completion or an unpark; no
-//! busy-waiting anywhere.
+//! The worker calls `poll` every `event_interval` ticks (reaping is a
+//! memory read when nothing completed) and `park(nearest timer)` when idle.
+//! `park` submits, then waits in `io_uring_enter` for at least one
+//! completion, with the timeout passed as `IORING_ENTER_EXT_ARG`. `unpark`
+//! from another thread writes the eventfd; a read of the eventfd is always
+//! armed in the ring, so the write completes it and ends the wait; the read
+//! is re-armed when reaped. An unpark that arrives while the driver is not
+//! parked makes its next `park` return at once. No busy-waiting anywhere.
+//! `RUNTIME_RING_WAIT_MAX_MS` caps each wait, for valgrind (`choice.rs`).
 //!
 //! # Completion-queue overflow
 //!
@@ -103,27 +92,22 @@
 //! submitted afterwards, on the driver or through a handle, complete at
 //! once with `ECANCELED`: nothing hangs.
 //!
-//! # For the integration
-//!
-//! * The owning thread should call `poll` every `event_interval` ticks and
-//!   `park(nearest timer)` when idle. Wakers run inside `poll`/`park`/
-//!   `shutdown`, and an op's data (a user buffer) may be dropped there.
-//! * `Op`'s `Drop` never touches the `Driver` directly, only the handle's
-//!   queue, so it is safe to drop ops from a waker or from inside the
-//!   driver's reaping. A later direct path (a thread-local `&mut Driver` for
-//!   the current worker) must keep that property (no re-entrant borrow).
-//! * An `Op` spends a unit of the task's coop budget per ready result.
-//!
 //! # Without io_uring
 //!
-//! The same ops run on the epoll driver (`epoll/`): each [`OpData`] also
-//! says how to carry it out as a plain system call ([`Fallback`],
+//! The same ops run on the epoll driver (`epoll/`): each `OpData` also
+//! says how to carry it out as a plain system call (`Fallback`,
 //! `OpData::perform`), and [`Op`] is either a ring's op or an epoll op.
+//! Sockets and pipes: the call is tried without blocking, and on `EAGAIN`
+//! the task waits for readiness on the runtime's one reactor thread. Files:
+//! the call runs on the blocking pool. `epoll/mod.rs` has the details and
+//! the trade-offs.
 
 mod buf;
+pub(crate) mod choice;
 pub(crate) mod context;
 pub(crate) mod epoll;
 mod future;
+mod handle;
 mod op;
 mod ops;
 mod slice;
@@ -133,9 +117,13 @@ mod uring;
 mod test;
 
 pub use buf::{BufResult, IoBuf, IoBufMut};
-pub(crate) use context::{set_current, submit, try_submit, OwnedRing};
+pub use choice::IoDriver;
+pub(crate) use context::{run, set_current, start, submit, try_submit, OwnedRing};
 pub(crate) use future::Op;
+pub(crate) use handle::DriverHandle;
 pub(crate) use op::{Fallback, OpData};
-pub(crate) use ops::{read_done, sqe_len, syscall_res, Nop, Read, Write, CURRENT_POSITION, MAX_RW};
+#[cfg(test)]
+pub(crate) use ops::Nop;
+pub(crate) use ops::{read_done, sqe_len, syscall_res, Read, Write, MAX_RW};
 pub(crate) use slice::Slice;
-pub(crate) use uring::{Driver, DriverHandle, DriverStats};
+pub(crate) use uring::Driver;

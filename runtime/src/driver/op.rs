@@ -63,7 +63,7 @@
 //!
 //! Wakers are woken, and `data` dropped, after the state lock is released.
 
-use super::uring::DriverHandle;
+use super::handle::DriverHandle;
 use io_uring::squeue;
 use parking_lot::Mutex;
 use std::cell::UnsafeCell;

@@ -21,7 +21,7 @@ use std::os::fd::AsRawFd;
 /// file's current position, advanced by the transfer, on seekable files
 /// (like `read(2)` / `write(2)`); on pipes, sockets and other streams, which
 /// have no position, the only meaningful value.
-pub(crate) const CURRENT_POSITION: u64 = u64::MAX;
+const CURRENT_POSITION: u64 = u64::MAX;
 
 /// Clamps a buffer length to what one SQE can carry; a longer buffer is
 /// transferred partially, as `read(2)` may.
@@ -58,10 +58,12 @@ fn file_offset(offset: u64) -> Result<Option<libc::off_t>, i32> {
         .map_err(|_| -libc::EINVAL)
 }
 
-/// Does nothing in the kernel; completes with 0. For tests and wake-ups.
+/// Does nothing in the kernel; completes with 0. For the driver's tests.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub(crate) struct Nop;
 
+#[cfg(test)]
 impl OpData for Nop {
     type Output = io::Result<u32>;
 
@@ -109,7 +111,9 @@ impl<F, B> Read<F, B> {
     }
 
     /// A read at the current position: for pipes, sockets, terminals, or a
-    /// file's position (see [`CURRENT_POSITION`]).
+    /// file's position (see [`CURRENT_POSITION`]). The driver's tests read
+    /// pipes with it; the user-facing types read sockets with `RecvBuf`.
+    #[cfg(test)]
     pub(crate) fn stream(fd: F, buf: B) -> Self {
         Read::at(fd, buf, CURRENT_POSITION)
     }
@@ -196,7 +200,8 @@ impl<F, B> Write<F, B> {
     }
 
     /// A write at the current position (pipes, sockets, a file's position,
-    /// or its end with `O_APPEND`).
+    /// or its end with `O_APPEND`). For the driver's tests, as `Read::stream`.
+    #[cfg(test)]
     pub(crate) fn stream(fd: F, buf: B) -> Self {
         Write::at(fd, buf, CURRENT_POSITION)
     }

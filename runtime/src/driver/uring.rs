@@ -1,4 +1,5 @@
-//! The ring: [`Driver`] (owned by one thread) and [`DriverHandle`] (shared).
+//! The ring: [`Driver`], owned by one thread (`handle.rs` holds the side
+//! other threads reach it through, [`DriverHandle`](super::DriverHandle)).
 //!
 //! See the module docs of `driver` for the design; `op.rs` for the op
 //! objects. What happens here:
@@ -28,11 +29,11 @@
 //! address (low 3 bits clear), or an op's address | [`CANCEL_TAG`] for the
 //! `AsyncCancel` aimed at it.
 
+use super::handle::{thread_token, Command, DriverHandle};
 use super::op::{OpData, OpRef, UringOp, CANCEL_TAG, TAG_MASK};
 use super::Op;
 use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{opcode, squeue, IoUring};
-use parking_lot::Mutex;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -41,8 +42,7 @@ use std::marker::PhantomData;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// `user_data` of the eventfd read that wakes a parked driver.
@@ -74,42 +74,6 @@ pub(crate) struct DriverStats {
     pub(crate) cq_overflow_flushes: u64,
     /// Completions of the eventfd read (cross-thread wake-ups seen).
     pub(crate) wakeups: u64,
-}
-
-/// Something another thread (or a dropped future) asks of a ring.
-pub(super) enum Command {
-    /// Submit this op; `sqe` has no `user_data` yet.
-    Submit { op: OpRef, sqe: squeue::Entry },
-    /// The op's future was dropped: cancel it if it is still in flight.
-    /// Holds a cancel reference (see `op.rs`).
-    Cancel(OpRef),
-}
-
-struct CommandQueue {
-    items: Vec<Command>,
-    /// Set by shutdown; from then on commands are refused.
-    closed: bool,
-}
-
-struct Shared {
-    commands: Mutex<CommandQueue>,
-    /// `true` when `commands` may be non-empty; lets `poll` skip the lock.
-    has_commands: AtomicBool,
-    /// `true` from an eventfd write until the driver reaps the read it
-    /// completes; while set, `unpark` need not write again.
-    unparked: AtomicBool,
-    /// [`thread_token`] of the thread that last drove the ring. Commands from
-    /// that thread need no eventfd write: it is not parked while it runs
-    /// them, and it drains the queue before it parks.
-    owner: AtomicU64,
-    eventfd: OwnedFd,
-}
-
-/// The cheap, cloneable, `Send + Sync` side of a [`Driver`]: its command
-/// queue and its eventfd.
-#[derive(Clone)]
-pub(crate) struct DriverHandle {
-    shared: Arc<Shared>,
 }
 
 /// One io_uring ring and everything in flight on it.
@@ -155,16 +119,6 @@ pub(crate) struct Driver {
 // the ring is entered only by the thread that owns the `Driver`.
 unsafe impl Send for Driver {}
 
-/// A number unique to the calling thread (never 0); 0 if the thread is
-/// being torn down.
-fn thread_token() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    TOKEN.try_with(|token| *token).unwrap_or(0)
-}
-
 fn is_transient(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
@@ -208,18 +162,7 @@ impl Driver {
         // SAFETY: `eventfd` just returned this descriptor; nothing else owns it.
         let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
 
-        let handle = DriverHandle {
-            shared: Arc::new(Shared {
-                commands: Mutex::new(CommandQueue {
-                    items: Vec::new(),
-                    closed: false,
-                }),
-                has_commands: AtomicBool::new(false),
-                unparked: AtomicBool::new(false),
-                owner: AtomicU64::new(thread_token()),
-                eventfd,
-            }),
-        };
+        let handle = DriverHandle::new(eventfd);
         let cq_entries = ring.params().cq_entries() as usize;
         let mut driver = Driver {
             ring,
@@ -249,6 +192,7 @@ impl Driver {
 
     /// Ops handed to this ring whose completions have not been reaped yet
     /// (internal requests — the eventfd read, cancels — not counted).
+    #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.ops_in_flight
     }
@@ -652,96 +596,5 @@ impl fmt::Debug for Driver {
             .field("shut_down", &self.shut_down)
             .field("stats", &self.stats)
             .finish()
-    }
-}
-
-impl DriverHandle {
-    /// Whether both are handles of the same ring.
-    pub(crate) fn same_as(&self, other: &DriverHandle) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
-
-    /// Wakes the driver if it is parked, or makes its next `park` return at
-    /// once. Cheap when repeated: one eventfd write per wake-up reaped.
-    pub(crate) fn unpark(&self) {
-        let shared = &*self.shared;
-        if shared.unparked.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live local to an eventfd the handle
-        // keeps open.
-        let written = unsafe {
-            libc::write(
-                shared.eventfd.as_raw_fd(),
-                (&raw const one).cast(),
-                mem::size_of::<u64>(),
-            )
-        };
-        // A write to an eventfd can only fail (or block) if the counter would
-        // pass 2^64 - 2; ours is at most 1 before the armed read resets it.
-        debug_assert_eq!(written, 8, "eventfd write failed");
-    }
-
-    /// Starts an operation on this ring from a thread that does not own it:
-    /// the op travels through the command queue and the ring's thread
-    /// submits it (waking it if parked). The returned future may be polled on
-    /// any thread. If the driver has shut down, the op completes at once
-    /// with `ECANCELED`.
-    pub(crate) fn submit<T: OpData>(&self, data: T) -> Op<T> {
-        let (op, kernel_ref, sqe) = UringOp::new(data, self.clone());
-        let command = Command::Submit {
-            op: kernel_ref,
-            sqe,
-        };
-        if let Some(Command::Submit { op: kernel_ref, .. }) = self.send(command) {
-            kernel_ref.complete(-libc::ECANCELED, 0);
-        }
-        Op::Uring(op)
-    }
-
-    /// Asks the ring to cancel an op whose future was dropped (`op` is a
-    /// cancel reference). After shutdown there is nothing left to cancel.
-    pub(super) fn cancel(&self, op: OpRef) {
-        drop(self.send(Command::Cancel(op)));
-    }
-
-    /// Queues a command and wakes the ring's thread unless it is the caller.
-    /// Gives the command back if the driver has shut down.
-    fn send(&self, command: Command) -> Option<Command> {
-        let shared = &*self.shared;
-        {
-            let mut queue = shared.commands.lock();
-            if queue.closed {
-                return Some(command);
-            }
-            queue.items.push(command);
-            shared.has_commands.store(true, Ordering::SeqCst);
-        }
-        if shared.owner.load(Ordering::SeqCst) != thread_token() {
-            self.unpark();
-        }
-        None
-    }
-}
-
-impl fmt::Debug for DriverHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DriverHandle")
-            .field("eventfd", &self.shared.eventfd.as_raw_fd())
-            .field(
-                "has_commands",
-                &self.shared.has_commands.load(Ordering::Relaxed),
-            )
-            .finish()
-    }
-}
-
-impl fmt::Debug for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Command::Submit { op, .. } => f.debug_tuple("Submit").field(op).finish(),
-            Command::Cancel(op) => f.debug_tuple("Cancel").field(op).finish(),
-        }
     }
 }

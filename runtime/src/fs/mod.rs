@@ -1,9 +1,13 @@
-//! Files, read and written through io_uring.
+//! Files, read and written without blocking a worker.
 //!
-//! Opening, reading, writing, syncing, inspecting and closing a file are
-//! each one io_uring operation, so no worker thread ever blocks on the disk
-//! and no blocking-pool thread is needed: the kernel does the work and the
-//! task is woken when it is done.
+//! On the io_uring driver, opening, reading, writing, syncing, inspecting
+//! and closing a file are each one io_uring operation: no worker thread
+//! blocks on the disk and no blocking-pool thread is needed; the kernel
+//! does the work and the task is woken when it is done. On the epoll driver
+//! (`IoDriver::Epoll`, or `Auto` where io_uring cannot be set up) the same
+//! calls run as plain system calls on the blocking pool, as tokio does for
+//! all file I/O: the same types and results, a pool thread per call in
+//! flight (up to `max_blocking_threads`).
 //!
 //! * [`File`]: an open file, with positional [`read_at`](File::read_at) /
 //!   [`write_at`](File::write_at) (and their looping `read_exact_at` /
@@ -18,8 +22,8 @@
 //! even if the future is dropped half-way, in which case the operation is
 //! cancelled and the buffer freed once the kernel lets go of it.
 //!
-//! These functions need a runtime running the io_uring driver; outside one
-//! they fail with an error (they never panic).
+//! These functions need a runtime (either driver); outside one they fail
+//! with an error (they never panic).
 //!
 //! # Examples
 //!
@@ -45,13 +49,15 @@
 
 mod file;
 mod metadata;
+mod open_options;
 mod ops;
 
-pub use self::file::{File, OpenOptions};
+pub use self::file::File;
 pub use self::metadata::Metadata;
+pub use self::open_options::OpenOptions;
 
-use self::file::run;
 use self::ops::Statx;
+use crate::driver::run;
 use crate::driver::Slice;
 use std::ffi::CString;
 use std::io;

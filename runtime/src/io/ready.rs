@@ -5,8 +5,10 @@
 //! system call yourself (it may still return `EAGAIN`: readiness is a hint,
 //! so loop). Each wait is one one-shot `IORING_OP_POLL_ADD` request.
 
-use crate::driver;
-use crate::net::ops::PollAdd;
+use crate::driver::{self, syscall_res, Fallback, OpData};
+use io_uring::types::Fd;
+use io_uring::{opcode, squeue};
+use mio::Interest;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -85,4 +87,77 @@ async fn wait(fd: BorrowedFd<'_>, events: libc::c_short) -> io::Result<()> {
     // `EBADF` nobody sees.)
     let op = driver::submit(PollAdd::new(fd.as_raw_fd(), events))?;
     op.await.map(drop)
+}
+
+/// One-shot `poll(2)` for `events` (`POLLIN`, `POLLOUT`, ...); resolves to
+/// the events that are ready (which may include `POLLERR` / `POLLHUP`).
+///
+/// `F` may be a bare `RawFd` (readiness on a borrowed descriptor): a poll
+/// has no effect on the file, and the kernel takes its own reference to the
+/// file when the request is submitted.
+#[derive(Debug)]
+pub(crate) struct PollAdd<F> {
+    fd: F,
+    events: u32,
+}
+
+impl<F> PollAdd<F> {
+    pub(crate) fn new(fd: F, events: libc::c_short) -> Self {
+        PollAdd {
+            fd,
+            events: events as u16 as u32,
+        }
+    }
+}
+
+impl<F: AsRawFd + Send + 'static> OpData for PollAdd<F> {
+    type Output = io::Result<u32>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::PollAdd::new(Fd(self.fd.as_raw_fd()), self.events).build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
+        result
+    }
+
+    fn fallback(&self) -> Fallback {
+        let events = self.events as libc::c_short;
+        let mut interest: Option<Interest> = None;
+        let mut add = |more: Interest| {
+            interest = Some(interest.map_or(more, |have| have.add(more)));
+        };
+        if events & libc::POLLIN != 0 {
+            add(Interest::READABLE);
+        }
+        if events & libc::POLLOUT != 0 {
+            add(Interest::WRITABLE);
+        }
+        if events & libc::POLLPRI != 0 {
+            add(Interest::PRIORITY);
+        }
+        Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            // Errors and hang-ups are always reported; readable stands in
+            // for "nothing else asked".
+            interest: interest.unwrap_or(Interest::READABLE),
+        }
+    }
+
+    fn perform(&mut self) -> i32 {
+        let mut pollfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: self.events as libc::c_short,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`, and a zero timeout: never blocks.
+        let ret = unsafe { libc::poll(&mut pollfd, 1, 0) };
+        match ret {
+            0 => -libc::EAGAIN,
+            // A closed descriptor: the ring reports it as `EBADF` too.
+            _ if pollfd.revents & libc::POLLNVAL != 0 => -libc::EBADF,
+            ret if ret > 0 => i32::from(pollfd.revents as u16),
+            ret => syscall_res(ret as isize),
+        }
+    }
 }

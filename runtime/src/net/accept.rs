@@ -10,15 +10,16 @@
 //! is handed to a waiting one at once. The backlog's connections are closed
 //! with the listener.
 
-use super::ops::Accept;
-use super::sys::SockAddr;
-use crate::driver;
+use super::sys::{set_nonblocking, SockAddr};
+use crate::driver::{self, syscall_res, Fallback, OpData};
+use io_uring::types::Fd;
+use io_uring::{opcode, squeue};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -169,4 +170,63 @@ where
         }
     })
     .await
+}
+
+/// `accept4(2)` with `SOCK_CLOEXEC`: resolves to the new connection's
+/// descriptor and the peer's address, as an [`Accepted`] that hands the
+/// connection to the listener's [`Backlog`] if nobody takes it (the
+/// accept's future was dropped as the connection arrived).
+#[derive(Debug)]
+pub(crate) struct Accept<F> {
+    fd: F,
+    addr: Box<SockAddr>,
+    backlog: Arc<Backlog>,
+}
+
+impl<F> Accept<F> {
+    pub(crate) fn new(fd: F, backlog: Arc<Backlog>) -> Self {
+        Accept {
+            fd,
+            addr: Box::new(SockAddr::empty()),
+            backlog,
+        }
+    }
+}
+
+impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
+    type Output = io::Result<Accepted>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let addr = &mut *self.addr;
+        let sockaddr = addr.as_mut_ptr();
+        opcode::Accept::new(Fd(self.fd.as_raw_fd()), sockaddr, addr.len_mut())
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        let fd = result? as RawFd;
+        // SAFETY: a successful accept's result is a new descriptor, created
+        // for this op alone; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Accepted::new(fd, *self.addr, self.backlog))
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::readable(&self.fd)
+    }
+
+    fn perform(&mut self) -> i32 {
+        let fd = self.fd.as_raw_fd();
+        if let Err(res) = set_nonblocking(fd) {
+            return res;
+        }
+        *self.addr = SockAddr::empty();
+        let addr = &mut *self.addr;
+        let sockaddr = addr.as_mut_ptr();
+        // SAFETY: `sockaddr` and the length point into the op's boxed
+        // `SockAddr`, which has room for any address.
+        let ret = unsafe { libc::accept4(fd, sockaddr, addr.len_mut(), libc::SOCK_CLOEXEC) };
+        syscall_res(ret as isize)
+    }
 }

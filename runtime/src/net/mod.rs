@@ -1,9 +1,13 @@
-//! Networking over io_uring: TCP, UDP and Unix domain stream sockets.
+//! Networking: TCP, UDP and Unix domain stream sockets.
 //!
-//! Every operation that may wait — accept, connect, send, receive,
-//! shutdown — is an io_uring request on a ring of the runtime, and the
-//! task sleeps until its completion; creating, binding and configuring a
-//! socket are plain system calls, which never block.
+//! On the io_uring driver, every operation that may wait — accept,
+//! connect, send, receive, shutdown — is an io_uring request on a ring of
+//! the runtime, and the task sleeps until its completion. On the epoll
+//! driver (`IoDriver::Epoll`, or `Auto` where io_uring cannot be set up)
+//! the same operation is a non-blocking system call, and on `EAGAIN` the
+//! task waits for readiness on the runtime's reactor thread, then tries
+//! again. Either way creating, binding and configuring a socket are plain
+//! system calls, which never block.
 //!
 //! I/O takes owned buffers ([`IoBuf`](crate::io::IoBuf) /
 //! [`IoBufMut`](crate::io::IoBufMut): `Vec<u8>`, `Box<[u8]>`,
@@ -61,7 +65,7 @@
 //! ```
 
 mod accept;
-pub(crate) mod ops;
+mod ops;
 mod stream;
 mod sys;
 mod tcp;

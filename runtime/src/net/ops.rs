@@ -8,77 +8,15 @@
 //! The driver keeps the op object alive until the completion is reaped, even
 //! if the future is dropped first, so none of these pointers can dangle.
 
-use super::accept::{Accepted, Backlog};
 use super::sys::{set_nonblocking, SockAddr};
 use crate::driver::{
     read_done, sqe_len, syscall_res, BufResult, Fallback, IoBuf, IoBufMut, OpData, MAX_RW,
 };
 use io_uring::types::Fd;
 use io_uring::{opcode, squeue};
-use mio::Interest;
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Arc;
-
-/// `accept4(2)` with `SOCK_CLOEXEC`: resolves to the new connection's
-/// descriptor and the peer's address, as an [`Accepted`] that hands the
-/// connection to the listener's [`Backlog`] if nobody takes it (the
-/// accept's future was dropped as the connection arrived).
-#[derive(Debug)]
-pub(crate) struct Accept<F> {
-    fd: F,
-    addr: Box<SockAddr>,
-    backlog: Arc<Backlog>,
-}
-
-impl<F> Accept<F> {
-    pub(crate) fn new(fd: F, backlog: Arc<Backlog>) -> Self {
-        Accept {
-            fd,
-            addr: Box::new(SockAddr::empty()),
-            backlog,
-        }
-    }
-}
-
-impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
-    type Output = io::Result<Accepted>;
-
-    fn sqe(&mut self) -> squeue::Entry {
-        let addr = &mut *self.addr;
-        let sockaddr = addr.as_mut_ptr();
-        opcode::Accept::new(Fd(self.fd.as_raw_fd()), sockaddr, addr.len_mut())
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        let fd = result? as RawFd;
-        // SAFETY: a successful accept's result is a new descriptor, created
-        // for this op alone; nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Accepted::new(fd, *self.addr, self.backlog))
-    }
-
-    fn fallback(&self) -> Fallback {
-        Fallback::readable(&self.fd)
-    }
-
-    fn perform(&mut self) -> i32 {
-        let fd = self.fd.as_raw_fd();
-        if let Err(res) = set_nonblocking(fd) {
-            return res;
-        }
-        *self.addr = SockAddr::empty();
-        let addr = &mut *self.addr;
-        let sockaddr = addr.as_mut_ptr();
-        // SAFETY: `sockaddr` and the length point into the op's boxed
-        // `SockAddr`, which has room for any address.
-        let ret = unsafe { libc::accept4(fd, sockaddr, addr.len_mut(), libc::SOCK_CLOEXEC) };
-        syscall_res(ret as isize)
-    }
-}
+use std::os::fd::{AsRawFd, RawFd};
 
 /// `connect(2)` to `addr`.
 #[derive(Debug)]
@@ -180,11 +118,6 @@ impl<F, B> RecvBuf<F, B> {
     pub(crate) fn new(fd: F, buf: B) -> Self {
         RecvBuf { fd, buf }
     }
-
-    /// The buffer back, for an op that could not be submitted.
-    pub(crate) fn into_buf(self) -> B {
-        self.buf
-    }
 }
 
 impl<F, B> OpData for RecvBuf<F, B>
@@ -229,11 +162,6 @@ pub(crate) struct SendBuf<F, B> {
 impl<F, B> SendBuf<F, B> {
     pub(crate) fn new(fd: F, buf: B) -> Self {
         SendBuf { fd, buf }
-    }
-
-    /// The buffer back, for an op that could not be submitted.
-    pub(crate) fn into_buf(self) -> B {
-        self.buf
     }
 }
 
@@ -340,11 +268,6 @@ impl<F, B> SendTo<F, B> {
             msg: MsgParts::new(addr),
         }
     }
-
-    /// The buffer back, for an op that could not be submitted.
-    pub(crate) fn into_buf(self) -> B {
-        self.buf
-    }
 }
 
 impl<F, B> OpData for SendTo<F, B>
@@ -400,11 +323,6 @@ impl<F, B> RecvFrom<F, B> {
             buf,
             msg: MsgParts::new(SockAddr::empty()),
         }
-    }
-
-    /// The buffer back, for an op that could not be submitted.
-    pub(crate) fn into_buf(self) -> B {
-        self.buf
     }
 }
 
@@ -490,78 +408,5 @@ impl<F: AsRawFd + Send + 'static> OpData for Shutdown<F> {
         // SAFETY: `shutdown(2)` takes no pointers.
         let ret = unsafe { libc::shutdown(self.fd.as_raw_fd(), self.how) };
         syscall_res(ret as isize)
-    }
-}
-
-/// One-shot `poll(2)` for `events` (`POLLIN`, `POLLOUT`, ...); resolves to
-/// the events that are ready (which may include `POLLERR` / `POLLHUP`).
-///
-/// `F` may be a bare `RawFd` (readiness on a borrowed descriptor): a poll
-/// has no effect on the file, and the kernel takes its own reference to the
-/// file when the request is submitted.
-#[derive(Debug)]
-pub(crate) struct PollAdd<F> {
-    fd: F,
-    events: u32,
-}
-
-impl<F> PollAdd<F> {
-    pub(crate) fn new(fd: F, events: libc::c_short) -> Self {
-        PollAdd {
-            fd,
-            events: events as u16 as u32,
-        }
-    }
-}
-
-impl<F: AsRawFd + Send + 'static> OpData for PollAdd<F> {
-    type Output = io::Result<u32>;
-
-    fn sqe(&mut self) -> squeue::Entry {
-        opcode::PollAdd::new(Fd(self.fd.as_raw_fd()), self.events).build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
-        result
-    }
-
-    fn fallback(&self) -> Fallback {
-        let events = self.events as libc::c_short;
-        let mut interest: Option<Interest> = None;
-        let mut add = |more: Interest| {
-            interest = Some(interest.map_or(more, |have| have.add(more)));
-        };
-        if events & libc::POLLIN != 0 {
-            add(Interest::READABLE);
-        }
-        if events & libc::POLLOUT != 0 {
-            add(Interest::WRITABLE);
-        }
-        if events & libc::POLLPRI != 0 {
-            add(Interest::PRIORITY);
-        }
-        Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            // Errors and hang-ups are always reported; readable stands in
-            // for "nothing else asked".
-            interest: interest.unwrap_or(Interest::READABLE),
-        }
-    }
-
-    fn perform(&mut self) -> i32 {
-        let mut pollfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: self.events as libc::c_short,
-            revents: 0,
-        };
-        // SAFETY: one valid `pollfd`, and a zero timeout: never blocks.
-        let ret = unsafe { libc::poll(&mut pollfd, 1, 0) };
-        match ret {
-            0 => -libc::EAGAIN,
-            // A closed descriptor: the ring reports it as `EBADF` too.
-            _ if pollfd.revents & libc::POLLNVAL != 0 => -libc::EBADF,
-            ret if ret > 0 => i32::from(pollfd.revents as u16),
-            ret => syscall_res(ret as isize),
-        }
     }
 }

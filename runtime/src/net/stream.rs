@@ -129,17 +129,11 @@ impl<S: Socket> Stream<S> {
     }
 
     pub(crate) async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
-        match driver::try_submit(RecvBuf::new(self.fd.clone(), buf)) {
-            Ok(op) => op.await,
-            Err((err, op)) => (Err(err), op.into_buf()),
-        }
+        driver::run(RecvBuf::new(self.fd.clone(), buf)).await
     }
 
     pub(crate) async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
-        match driver::try_submit(SendBuf::new(self.fd.clone(), buf)) {
-            Ok(op) => op.await,
-            Err((err, op)) => (Err(err), op.into_buf()),
-        }
+        driver::run(SendBuf::new(self.fd.clone(), buf)).await
     }
 
     pub(crate) async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
@@ -187,14 +181,11 @@ impl<S: Socket> Stream<S> {
                     let mut buf = mem::take(buf);
                     buf.clear();
                     buf.reserve(out.len().clamp(READ_MIN, READ_MAX));
-                    match driver::try_submit(RecvBuf::new(self.fd.clone(), buf)) {
+                    match driver::start(RecvBuf::new(self.fd.clone(), buf)) {
                         Ok(op) => self.reading = ReadState::Busy(op),
-                        Err((err, op)) => {
-                            self.reading = ReadState::Idle {
-                                buf: op.into_buf(),
-                                pos: 0,
-                            };
-                            return Poll::Ready(Err(err));
+                        Err((result, buf)) => {
+                            self.reading = ReadState::Idle { buf, pos: 0 };
+                            return Poll::Ready(result);
                         }
                     }
                 }
@@ -217,14 +208,14 @@ impl<S: Socket> Stream<S> {
 
     /// Submits a send of `slice`; on failure the buffer goes back to idle.
     fn start_write(&mut self, slice: Slice<Vec<u8>>, claim: Option<Claim>) -> io::Result<()> {
-        match driver::try_submit(SendBuf::new(self.fd.clone(), slice)) {
+        match driver::start(SendBuf::new(self.fd.clone(), slice)) {
             Ok(op) => {
                 self.writing = WriteState::Busy { op, claim };
                 Ok(())
             }
-            Err((err, op)) => {
-                self.writing = WriteState::Idle(op.into_buf().into_inner());
-                Err(err)
+            Err((result, slice)) => {
+                self.writing = WriteState::Idle(slice.into_inner());
+                result.map(drop)
             }
         }
     }
@@ -361,3 +352,58 @@ impl<S: Socket> std::fmt::Debug for Stream<S> {
             .finish_non_exhaustive()
     }
 }
+
+/// The traits every stream type implements the same way over its
+/// `inner: Stream<_>`: the futures-io pair (the poll-style state machines
+/// above) and access to the descriptor. One expansion per stream type, so
+/// TCP and Unix streams cannot drift apart.
+macro_rules! stream_traits {
+    ($stream:ty) => {
+        impl futures_io::AsyncRead for $stream {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.get_mut().inner.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $stream {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.get_mut().inner.poll_write(cx, buf)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.get_mut().inner.poll_flush(cx)
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.get_mut().inner.poll_close(cx)
+            }
+        }
+
+        impl std::os::fd::AsFd for $stream {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner.socket().as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $stream {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner.socket().as_raw_fd()
+            }
+        }
+    };
+}
+pub(crate) use stream_traits;

@@ -117,10 +117,7 @@ impl UdpSocket {
             Err(err) => return (Err(err), buf),
         };
         let op = SendTo::new(self.fd.clone(), buf, SockAddr::from_inet(&addr));
-        match driver::try_submit(op) {
-            Ok(op) => op.await,
-            Err((err, op)) => (Err(err), op.into_buf()),
-        }
+        driver::run(op).await
     }
 
     /// Receives one datagram into `buf` (from its start, up to its
@@ -154,14 +151,9 @@ impl UdpSocket {
     /// }
     /// ```
     pub async fn recv_from<B: IoBufMut + Send>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        match driver::try_submit(RecvFrom::new(self.fd.clone(), buf)) {
-            Ok(op) => {
-                let (result, buf) = op.await;
-                let result = result.and_then(|(n, addr)| Ok((n, addr.as_inet()?)));
-                (result, buf)
-            }
-            Err((err, op)) => (Err(err), op.into_buf()),
-        }
+        let (result, buf) = driver::run(RecvFrom::new(self.fd.clone(), buf)).await;
+        let result = result.and_then(|(n, addr)| Ok((n, addr.as_inet()?)));
+        (result, buf)
     }
 
     /// Sets the default destination of [`send`](UdpSocket::send) and the
@@ -213,10 +205,7 @@ impl UdpSocket {
     /// }
     /// ```
     pub async fn send<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
-        match driver::try_submit(SendBuf::new(self.fd.clone(), buf)) {
-            Ok(op) => op.await,
-            Err((err, op)) => (Err(err), op.into_buf()),
-        }
+        driver::run(SendBuf::new(self.fd.clone(), buf)).await
     }
 
     /// Receives one datagram from the connected peer into `buf` (from its
@@ -238,10 +227,7 @@ impl UdpSocket {
     /// }
     /// ```
     pub async fn recv<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
-        match driver::try_submit(RecvBuf::new(self.fd.clone(), buf)) {
-            Ok(op) => op.await,
-            Err((err, op)) => (Err(err), op.into_buf()),
-        }
+        driver::run(RecvBuf::new(self.fd.clone(), buf)).await
     }
 
     /// The address the socket is bound to.

@@ -4,10 +4,10 @@
 
 use super::park::{Park, Parker, Unpark, Unparker};
 use super::{context, coop, Config, Handle};
-use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
+use crate::scheduler::blocking::BlockingPool;
 use crate::task::list::OwnedTasks;
-use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::task::{spawn_bound, JoinHandle, Notified, Schedule, Task};
 use crate::time::driver::TimeDriver;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -47,7 +47,7 @@ pub(crate) fn build(
     ring: Option<crate::driver::Driver>,
     reactor: Option<Arc<crate::driver::epoll::Reactor>>,
 ) -> Arc<Shared> {
-    let park = Park::new(ring);
+    let park = Park::new(ring, config.ring_wait_cap);
     Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         owned: OwnedTasks::new(1),
@@ -75,15 +75,9 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) = new_task(future, self.clone(), name, location);
-        match self.owned.bind(task) {
-            Ok(()) => self.schedule(notified),
-            Err(task) => {
-                drop(notified);
-                task.shutdown();
-            }
-        }
-        join
+        spawn_bound(&self.owned, self.clone(), future, name, location, |task| {
+            self.schedule(task)
+        })
     }
 
     pub(crate) fn spawned_tasks(&self) -> u64 {

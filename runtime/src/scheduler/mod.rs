@@ -2,6 +2,7 @@
 //! flavor, with what they share — the thread context, the coop budget and
 //! the parking seam.
 
+pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod coop;
 pub(crate) mod current_thread;
@@ -29,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<Callback>,
     pub(crate) long_poll_warning: Option<Duration>,
     pub(crate) start_paused: bool,
+    /// The longest one wait in a ring may last (`RUNTIME_RING_WAIT_MAX_MS`).
+    pub(crate) ring_wait_cap: Option<Duration>,
 }
 
 /// A runtime of either flavor.
@@ -62,7 +65,7 @@ impl Handle {
         }
     }
 
-    pub(crate) fn blocking(&self) -> &crate::blocking::BlockingPool {
+    pub(crate) fn blocking(&self) -> &crate::scheduler::blocking::BlockingPool {
         match self {
             Handle::CurrentThread(shared) => &shared.blocking,
             Handle::MultiThread(shared) => &shared.blocking,

@@ -9,6 +9,7 @@
 //! look at its queues and its sleep.
 
 use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
@@ -158,9 +159,20 @@ impl Wake for Unparker {
 /// How a runtime thread that may own a ring sleeps.
 pub(crate) enum Park {
     /// The thread's io_uring ring (boxed: it is large, and built once).
-    Ring(Box<crate::driver::OwnedRing>),
+    Ring(Box<RingPark>),
     /// A condvar (a runtime built without a ring).
     Condvar(Parker),
+}
+
+/// A ring to sleep in, and what parking on it has learnt.
+pub(crate) struct RingPark {
+    ring: crate::driver::OwnedRing,
+    /// The longest one wait in the ring may last (`RUNTIME_RING_WAIT_MAX_MS`;
+    /// see `driver/choice.rs`): for tools such as valgrind that cannot run
+    /// other threads while one waits in `io_uring_enter`.
+    wait_cap: Option<Duration>,
+    /// Waits in a row that failed with a non-transient error.
+    failures: Cell<u32>,
 }
 
 /// Wakes a [`Park`] from any thread.
@@ -171,9 +183,13 @@ pub(crate) enum Unpark {
 }
 
 impl Park {
-    pub(crate) fn new(ring: Option<crate::driver::Driver>) -> Park {
+    pub(crate) fn new(ring: Option<crate::driver::Driver>, wait_cap: Option<Duration>) -> Park {
         match ring {
-            Some(driver) => Park::Ring(Box::new(crate::driver::OwnedRing::new(driver))),
+            Some(driver) => Park::Ring(Box::new(RingPark {
+                ring: crate::driver::OwnedRing::new(driver),
+                wait_cap,
+                failures: Cell::new(0),
+            })),
             None => Park::Condvar(Parker::new()),
         }
     }
@@ -182,28 +198,15 @@ impl Park {
     /// reaps every completion (waking its task) before returning.
     pub(crate) fn park_timeout(&self, timeout: Option<Duration>) {
         match self {
-            Park::Ring(ring) => {
-                let timeout = match (timeout, ring_wait_cap()) {
-                    (Some(timeout), Some(cap)) => Some(timeout.min(cap)),
-                    (None, cap) => cap,
-                    (timeout, None) => timeout,
-                };
-                // Transient errors (EINTR, EBUSY, ETIME) are absorbed by
-                // the driver; anything else means the ring is broken, and
-                // all we can do is say so and not spin on it.
-                if let Err(err) = ring.driver.borrow_mut().park(timeout) {
-                    eprintln!("runtime: io_uring wait failed: {err}");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
+            Park::Ring(park) => park.park_timeout(timeout),
             Park::Condvar(parker) => parker.park_timeout(timeout),
         }
     }
 
     /// Reaps completions without blocking (a memory read when there are none).
     pub(crate) fn poll(&self) {
-        if let Park::Ring(ring) = self {
-            if let Ok(mut driver) = ring.driver.try_borrow_mut() {
+        if let Park::Ring(park) = self {
+            if let Ok(mut driver) = park.ring.driver.try_borrow_mut() {
                 let _ = driver.poll();
             }
         }
@@ -211,7 +214,7 @@ impl Park {
 
     pub(crate) fn unparker(&self) -> Unpark {
         match self {
-            Park::Ring(ring) => Unpark::Ring(ring.handle.clone()),
+            Park::Ring(park) => Unpark::Ring(park.ring.handle.clone()),
             Park::Condvar(parker) => Unpark::Condvar(parker.unparker()),
         }
     }
@@ -219,7 +222,7 @@ impl Park {
     /// Makes the ring this thread's ring (for submissions) until the guard drops.
     pub(crate) fn enter(&self) -> Option<crate::driver::context::CurrentGuard<'_>> {
         match self {
-            Park::Ring(ring) => Some(crate::driver::set_current(ring)),
+            Park::Ring(park) => Some(crate::driver::set_current(&park.ring)),
             Park::Condvar(_) => None,
         }
     }
@@ -227,15 +230,15 @@ impl Park {
     /// Cancels every operation in flight on the ring and waits for the
     /// kernel to finish with them.
     pub(crate) fn shutdown(&self) {
-        if let Park::Ring(ring) = self {
-            ring.driver.borrow_mut().shutdown();
+        if let Park::Ring(park) = self {
+            park.ring.driver.borrow_mut().shutdown();
         }
     }
 
     /// Operations submitted and completed on the ring so far.
     pub(crate) fn io_counts(&self) -> (u64, u64) {
         match self {
-            Park::Ring(ring) => match ring.driver.try_borrow() {
+            Park::Ring(park) => match park.ring.driver.try_borrow() {
                 Ok(driver) => {
                     let stats = driver.stats();
                     (stats.submitted, stats.completed)
@@ -247,20 +250,34 @@ impl Park {
     }
 }
 
-/// Under valgrind, ring waits are capped: valgrind (3.19) runs one thread
-/// at a time and keeps its lock while a thread waits in `io_uring_enter`
-/// (it does not know that syscall blocks), so an unbounded wait would freeze
-/// the very threads that could end it. Each cross-thread wake-up can cost a
-/// whole cap there, so it is short: 1 ms ran the multi_thread shutdown test
-/// with 2000 ops in flight in 61 s, 5 ms in 275 s. Detected once, from the
-/// libraries valgrind preloads.
-fn ring_wait_cap() -> Option<Duration> {
-    static CAP: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
-    *CAP.get_or_init(|| {
-        let under_valgrind = std::env::var_os("LD_PRELOAD")
-            .is_some_and(|preload| preload.to_string_lossy().contains("vgpreload"));
-        under_valgrind.then(|| Duration::from_millis(1))
-    })
+impl RingPark {
+    fn park_timeout(&self, timeout: Option<Duration>) {
+        let timeout = match (timeout, self.wait_cap) {
+            (Some(timeout), Some(cap)) => Some(timeout.min(cap)),
+            (None, cap) => cap,
+            (timeout, None) => timeout,
+        };
+        // Transient errors (EINTR, EBUSY, ETIME) are absorbed by the
+        // driver; anything else means the ring is broken. Say so once, not
+        // on every park, and back off (10 ms doubling to 1 s) so a broken
+        // ring neither floods stderr nor spins; a wait that works again
+        // resets both.
+        match self.ring.driver.borrow_mut().park(timeout) {
+            Ok(()) => self.failures.set(0),
+            Err(err) => {
+                let failures = self.failures.get();
+                if failures == 0 {
+                    eprintln!(
+                        "runtime: io_uring wait failed: {err} (retrying with a back-off; \
+                         further failures of this ring are not reported)"
+                    );
+                }
+                self.failures.set(failures.saturating_add(1));
+                let backoff = Duration::from_millis(10 << failures.min(7));
+                std::thread::sleep(backoff.min(Duration::from_secs(1)));
+            }
+        }
+    }
 }
 
 impl Unpark {

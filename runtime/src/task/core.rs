@@ -4,7 +4,7 @@
 //! Cell<F, S>  (#[repr(C)], so a pointer to it is a pointer to its header)
 //! ├── Header   state word, vtable, id, registry links     (type-independent)
 //! ├── Meta     name and spawn location                     (type-independent)
-//! ├── Core     scheduler handle S; Stage: the future, then its output
+//! ├── Body     scheduler handle S; Stage: the future, then its output
 //! └── Trailer  the join waker
 //! ```
 //!
@@ -54,7 +54,7 @@ struct Prefix {
 pub(crate) struct Cell<F: Future, S> {
     pub(crate) header: Header,
     pub(crate) meta: Meta,
-    pub(crate) core: Core<F, S>,
+    pub(crate) body: Body<F, S>,
     pub(crate) trailer: Trailer,
 }
 
@@ -65,7 +65,9 @@ pub(crate) enum Stage<F: Future> {
     Consumed,
 }
 
-pub(crate) struct Core<F: Future, S> {
+/// The typed middle of the cell: everything that depends on `F` or `S`
+/// except the join waker.
+pub(crate) struct Body<F: Future, S> {
     pub(crate) scheduler: S,
     /// Owned by whoever holds RUNNING; after COMPLETE, by the JoinHandle if
     /// it has interest, else by the completing thread.
@@ -107,7 +109,7 @@ impl<F: Future, S> Cell<F, S> {
                 links: Links::new(),
             },
             meta,
-            core: Core {
+            body: Body {
                 scheduler,
                 stage: UnsafeCell::new(Stage::Running(future)),
             },
@@ -119,7 +121,7 @@ impl<F: Future, S> Cell<F, S> {
     }
 }
 
-impl<F: Future, S> Core<F, S> {
+impl<F: Future, S> Body<F, S> {
     /// Polls the future.
     ///
     /// # Safety

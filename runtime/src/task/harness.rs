@@ -4,7 +4,7 @@
 //! Each function here is entered through the vtable with a reference whose
 //! fate it decides; the comments say where each reference goes.
 
-use super::core::{Cell, Core, Header, Trailer};
+use super::core::{Body, Cell, Header, Trailer};
 use super::error::JoinError;
 use super::raw::RawTask;
 use super::state::{Outcome, TransitionToIdle, TransitionToRunning};
@@ -40,8 +40,8 @@ where
         &self.cell().header
     }
 
-    fn core(&self) -> &Core<F, S> {
-        &self.cell().core
+    fn body(&self) -> &Body<F, S> {
+        &self.cell().body
     }
 
     fn trailer(&self) -> &Trailer {
@@ -58,8 +58,8 @@ where
         match self.header().state.transition_to_running() {
             TransitionToRunning::Success => {}
             TransitionToRunning::Cancelled => return self.cancel_and_complete(),
-            TransitionToRunning::Failed => return,
-            TransitionToRunning::Dealloc => return self.dealloc(),
+            TransitionToRunning::Stale => return,
+            TransitionToRunning::StaleDealloc => return self.dealloc(),
         }
 
         // The waker lent to the future borrows the running reference; the
@@ -79,7 +79,7 @@ where
                 // that wakes itself cannot hog its worker.
                 // SAFETY: transition_to_idle handed the reference over.
                 let notified = unsafe { Notified::from_raw(self.raw()) };
-                self.core().scheduler.yield_now(notified);
+                self.body().scheduler.yield_now(notified);
             }
             TransitionToIdle::OkDealloc => self.dealloc(),
             TransitionToIdle::Cancelled => self.cancel_and_complete(),
@@ -90,21 +90,23 @@ where
     /// future is dropped (inside a guard too) and the result stored.
     fn poll_future(&self, cx: &mut Context<'_>) -> Poll<Outcome> {
         let id = self.header().id;
-        let core = self.core();
+        let body = self.body();
         // SAFETY: this thread holds RUNNING, so it owns the stage.
-        let polled = catch_unwind(AssertUnwindSafe(|| unsafe { core.poll(cx) }));
+        let polled = catch_unwind(AssertUnwindSafe(|| unsafe { body.poll(cx) }));
         let mut result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => Ok(output),
             Err(payload) => Err(JoinError::panic(id, payload)),
         };
         // SAFETY: as above.
-        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { core.drop_future_or_output() }));
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { body.drop_future_or_output() }));
         if let Err(payload) = dropped {
             // The future panicked in `Drop` after finishing: the task failed.
             // A panic already recorded by the poll stays the reported one.
             if result.is_ok() {
                 let output = std::mem::replace(&mut result, Err(JoinError::panic(id, payload)));
+                // The discarded output's own `Drop` may panic as well; the
+                // task already reports a panic, so this one is ignored.
                 let _ = catch_unwind(AssertUnwindSafe(move || drop(output)));
             }
         }
@@ -113,20 +115,20 @@ where
             Err(_) => Outcome::Panicked,
         };
         // SAFETY: this thread still holds RUNNING; the future is gone.
-        unsafe { core.store_output(result) };
+        unsafe { body.store_output(result) };
         Poll::Ready(outcome)
     }
 
     /// Drops the future (catching a panic from its `Drop`) and completes the
     /// task as cancelled. The caller holds RUNNING.
     fn cancel_and_complete(self) {
-        let core = self.core();
+        let body = self.body();
         // A panicking `Drop` must not take the worker down, and the task
         // still ends Cancelled: the user asked for cancellation, and got it.
         // SAFETY: the caller holds RUNNING, so this thread owns the stage.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { core.drop_future_or_output() }));
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { body.drop_future_or_output() }));
         // SAFETY: as above.
-        unsafe { core.store_output(Err(JoinError::cancelled(self.header().id))) };
+        unsafe { body.store_output(Err(JoinError::cancelled(self.header().id))) };
         self.complete(Outcome::Cancelled);
     }
 
@@ -138,7 +140,7 @@ where
         // reference comes back unless shutdown already took the task out
         // (shutdown then used that reference to run us).
         let task = Task::<S>::borrowed(self.raw());
-        let released = self.core().scheduler.release(&task);
+        let released = self.body().scheduler.release(&task);
         std::mem::forget(task);
         let refs = match released {
             Some(owner) => {
@@ -150,24 +152,29 @@ where
 
         let snapshot = self.header().state.transition_to_complete(outcome);
         if !snapshot.is_join_interested() {
-            // Nobody will read the output: it is ours to drop.
-            let core = self.core();
+            // Nobody will read the output: it is ours to drop. A panic in its
+            // `Drop` has nobody left to report to and must not unwind the
+            // worker, so it is ignored.
+            let body = self.body();
             // SAFETY: COMPLETE without join interest gives the stage to us.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { core.drop_future_or_output() }));
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { body.drop_future_or_output() }));
         } else if snapshot.is_join_waker_set() {
             let trailer = self.trailer();
+            // A panicking waker is ignored: the task is complete either way,
+            // and the slot and the references must still be given up below.
             // SAFETY: JOIN_WAKER is set, so the slot is the task's to read.
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { trailer.wake_join() }));
             let prev = self.header().state.unset_waker_after_complete();
             if !prev.is_join_interested() {
                 // The handle went away while we woke it; the waker is ours.
+                // A panic in its `Drop` is ignored, as for the wake above.
                 // SAFETY: the handle is gone and JOIN_WAKER is now clear.
                 let _ = catch_unwind(AssertUnwindSafe(|| unsafe { trailer.set_waker(None) }));
             }
         }
 
         if outcome == Outcome::Panicked {
-            self.core().scheduler.unhandled_panic();
+            self.body().scheduler.unhandled_panic();
         }
         if self.header().state.ref_dec_many(refs) {
             self.dealloc();
@@ -178,7 +185,7 @@ where
     pub(crate) fn schedule(self) {
         // SAFETY: the caller gives up a reference to this Notified.
         let notified = unsafe { Notified::from_raw(self.raw()) };
-        self.core().scheduler.schedule(notified);
+        self.body().scheduler.schedule(notified);
     }
 
     /// Runtime shutdown; consumes the caller's reference, which becomes the
@@ -204,7 +211,7 @@ where
         if self.can_read_output(waker) {
             // SAFETY: COMPLETE was seen with Acquire, and the handle has
             // interest, so the stage is the handle's.
-            *dst = Poll::Ready(unsafe { self.core().take_output() });
+            *dst = Poll::Ready(unsafe { self.body().take_output() });
         }
     }
 
@@ -257,13 +264,16 @@ where
         let cleanup = self.header().state.transition_to_join_handle_dropped();
         let mut panic = None;
         if cleanup.drop_output {
-            let core = self.core();
+            let body = self.body();
             // SAFETY: COMPLETE with join interest: the output is the handle's.
             panic =
-                catch_unwind(AssertUnwindSafe(|| unsafe { core.drop_future_or_output() })).err();
+                catch_unwind(AssertUnwindSafe(|| unsafe { body.drop_future_or_output() })).err();
         }
         if cleanup.drop_waker {
             let trailer = self.trailer();
+            // A panic in the old waker's `Drop` is ignored: the handle's
+            // reference must still be given up below. (There is no output to
+            // drop here: that happens only after COMPLETE.)
             // SAFETY: the transition cleared JOIN_WAKER before COMPLETE: the
             // slot is the handle's.
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { trailer.set_waker(None) }));

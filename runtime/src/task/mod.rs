@@ -43,6 +43,92 @@
 //! Every waker, `CancelHandle` and queued `Notified` holds one more. The
 //! thread that drops the last one frees the cell.
 //!
+//! ### Invariants
+//!
+//! What the code relies on, and where it is kept:
+//!
+//! 1. `RUNNING` is held by at most one thread. It is only set on an idle
+//!    task (neither `RUNNING` nor `COMPLETE`), by `transition_to_running` or
+//!    `transition_to_shutdown`, and only its holder clears it
+//!    (`transition_to_idle`, `transition_to_complete`).
+//! 2. `COMPLETE` is set once, by the holder of `RUNNING`, in the same atomic
+//!    step that clears `RUNNING`, and is never cleared. After it, `RUNNING`
+//!    is never set again (both transitions that set it need an idle task).
+//! 3. The outcome bits (`PANICKED`, `ENDED_CANCELLED`) are written once,
+//!    together with `COMPLETE`, in that same step (one `fetch_xor`, which
+//!    relies on invariant 2: `RUNNING` set, `COMPLETE` and outcome clear),
+//!    and never change afterwards.
+//! 4. `CANCELLED` is never cleared. It may also be set after `COMPLETE`
+//!    (`transition_to_shutdown` sets it on any task); the outcome bits, not
+//!    `CANCELLED`, then say how the task ended.
+//! 5. At most one `Notified` exists at any time. One is created only
+//!    * at spawn, where the initial word has `NOTIFIED` set;
+//!    * by a transition that sets `NOTIFIED` on an idle task whose
+//!      `NOTIFIED` was clear (`transition_to_notified_by_val`/`_by_ref`
+//!      answering `Submit`, `transition_to_notified_and_cancel` answering
+//!      `true`);
+//!    * by `transition_to_idle` answering `OkNotified`: it does not set
+//!      `NOTIFIED` itself but keeps the `NOTIFIED` that a wake set during
+//!      the poll, and hands the running reference to the new `Notified`.
+//! 6. What `NOTIFIED` means depends on who holds the task:
+//!    * idle: a `Notified` exists if and only if `NOTIFIED` is set, except
+//!      after a `Notified` was dropped unrun (a queue drained at shutdown, a
+//!      spawn into a closed registry); `NOTIFIED` then stays set until
+//!      shutdown takes the task (through the registry, or at once for a
+//!      spawn the closed registry refused);
+//!    * polled: `transition_to_running` cleared `NOTIFIED` as it consumed
+//!      the `Notified`, so none exists; `NOTIFIED` set means a wake arrived
+//!      during the poll and the running thread owes a resubmit, unless the
+//!      poll returns `Ready` or `CANCELLED` is set: the task then completes
+//!      and nothing is resubmitted;
+//!    * held by shutdown, or `COMPLETE`: `NOTIFIED` means nothing and is
+//!      never cleared; a stale `Notified` queued before shutdown took the
+//!      task may still exist, and `transition_to_running` drops it (`Stale`).
+//! 7. `JOIN_INTEREST` is set at spawn and cleared once, by the
+//!    `JoinHandle` as it is dropped; nothing sets it again.
+//! 8. Before `COMPLETE`, `JOIN_WAKER` is only set while `JOIN_INTEREST` is
+//!    (the handle sets it, and clears both together when dropped). After
+//!    `COMPLETE` a handle dropped before the completing thread gave the slot
+//!    back clears `JOIN_INTEREST` alone, so `JOIN_WAKER` can be set without
+//!    it until `unset_waker_after_complete`; the completer reads the state
+//!    that call returns to find out and then drops the waker (rule 3
+//!    below). Once the completing thread is done, `JOIN_WAKER` is clear.
+//! 9. The reference count counts the `JoinHandle`, the registry's entry,
+//!    each owned waker (not the borrowed `WakerRef` lent to a poll), each
+//!    `Notified`, each `CancelHandle`, and the reference the running thread
+//!    holds (the consumed `Notified`'s, or the one handed to shutdown). A
+//!    new reference is only made from an existing one, so the count never
+//!    rises from zero; every decrement is one atomic step that reports
+//!    whether it reached zero, so exactly one thread frees the cell.
+//!
+//! ### Orderings
+//!
+//! Every change of the word is a read-modify-write: each CAS loop
+//! (`fetch_update_action`) uses `AcqRel` on success and `Acquire` on
+//! failure; `transition_to_complete`, `unset_waker_after_complete` and the
+//! reference drops are `AcqRel` RMWs; `ref_inc` is a `Relaxed` RMW; `load`
+//! is `Acquire`. There is no plain store after the cell is built.
+//!
+//! That suffices to pass the stage and the join waker slot between threads:
+//! the giving thread's last access is sequenced before its releasing RMW
+//! (`transition_to_idle` clearing `RUNNING`, `transition_to_complete`
+//! setting `COMPLETE`, `set_join_waker` setting `JOIN_WAKER`), and the
+//! taking thread acts only on a value it read with `Acquire`
+//! (`transition_to_running`, `transition_to_shutdown`, the handle's load
+//! or failed CAS that sees `COMPLETE`, `transition_to_complete` seeing
+//! `JOIN_WAKER`). Every modification after the release is an RMW, so it
+//! continues the release sequence, and reading any later value synchronizes
+//! with the giver; a `Relaxed` `ref_inc` in between breaks nothing. The
+//! same holds from a wake to the poll it causes, which is why
+//! `transition_to_notified_by_ref` writes the word back unchanged when the
+//! task is already `NOTIFIED`: a step that only loads releases nothing.
+//! The steps that do only load pass nothing on: `_by_ref` on a
+//! complete task, `transition_to_notified_and_cancel` on a task already
+//! cancelled or complete, `transition_to_idle` answering `Cancelled` (the
+//! thread keeps `RUNNING`), and `set_join_waker`/`unset_join_waker`
+//! failing (the slot stays the handle's). The last reference drop is
+//! `AcqRel`, as in `Arc`, so every owner's accesses happen before the free.
+//!
 //! ## Who owns what
 //!
 //! * **The stage** belongs to the holder of `RUNNING`. After `COMPLETE` it
@@ -90,6 +176,7 @@ mod join;
 mod join_set;
 pub(crate) mod list;
 pub(crate) mod raw;
+mod spawn;
 pub(crate) mod state;
 mod waker;
 
@@ -101,9 +188,10 @@ pub use self::error::JoinError;
 pub use self::id::TaskId;
 pub use self::join::JoinHandle;
 pub use self::join_set::JoinSet;
-pub use crate::blocking::spawn_blocking;
+pub(crate) use self::spawn::spawn_bound;
+pub use self::spawn::{spawn, Builder};
+pub use crate::scheduler::blocking::spawn_blocking;
 pub use crate::scheduler::coop::yield_now;
-pub use crate::spawn::{spawn, Builder};
 
 use self::core::Meta;
 use self::raw::RawTask;

@@ -61,24 +61,29 @@ pub(crate) struct State {
 }
 
 /// One value of the state word.
+#[must_use = "a snapshot says what the caller now owns or must do; read it"]
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Snapshot(usize);
 
 /// What the caller of [`State::transition_to_running`] must do.
+#[must_use = "the caller must poll, complete as cancelled, or deallocate as the variant says"]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TransitionToRunning {
     /// Poll the future.
     Success,
-    /// The task owns the future now, and must drop it and complete as cancelled.
+    /// The caller holds RUNNING (and with it the future) and must drop the
+    /// future and complete as cancelled.
     Cancelled,
-    /// The task is running elsewhere or already complete; the caller's
-    /// reference was dropped and there is nothing to do.
-    Failed,
-    /// As `Failed`, and that was the last reference: deallocate.
-    Dealloc,
+    /// The `Notified` was stale: the task is no longer idle, because shutdown
+    /// took RUNNING after the `Notified` was queued, or the task completed.
+    /// The `Notified`'s reference was dropped and there is nothing to do.
+    Stale,
+    /// As `Stale`, and that was the last reference: deallocate.
+    StaleDealloc,
 }
 
 /// What the caller of [`State::transition_to_idle`] must do.
+#[must_use = "the caller must resubmit, deallocate, or complete as cancelled as the variant says"]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TransitionToIdle {
     /// The task waits for a wake; the running reference was dropped.
@@ -93,21 +98,34 @@ pub(crate) enum TransitionToIdle {
     Cancelled,
 }
 
-/// What a waker must do after [`State::transition_to_notified_by_val`] or
-/// [`State::transition_to_notified_by_ref`].
+/// What a consumed waker must do after [`State::transition_to_notified_by_val`].
+#[must_use = "the waker must submit the Notified or deallocate as the variant says"]
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum TransitionToNotified {
+pub(crate) enum TransitionToNotifiedByVal {
+    /// Nothing: the task is already queued, running (it will resubmit
+    /// itself) or complete. The waker's reference was dropped.
+    DoNothing,
+    /// Submit a `Notified`; the waker's reference now belongs to it.
+    Submit,
+    /// The waker's reference was dropped and was the last: deallocate.
+    Dealloc,
+}
+
+/// What a borrowed waker must do after [`State::transition_to_notified_by_ref`].
+/// The waker keeps its reference, so this never deallocates.
+#[must_use = "the waker must submit the Notified if the variant says so"]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TransitionToNotifiedByRef {
     /// Nothing: the task is already queued, running (it will resubmit
     /// itself) or complete.
     DoNothing,
-    /// Submit a `Notified`; a reference for it has been taken.
+    /// Submit a `Notified`; a new reference for it has been taken.
     Submit,
-    /// The waker held the last reference: deallocate.
-    Dealloc,
 }
 
 /// What a dropped `JoinHandle` must clean up, from
 /// [`State::transition_to_join_handle_dropped`].
+#[must_use = "the handle must drop the output and/or the join waker as the fields say"]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct JoinHandleDropped {
     /// The task completed while the handle had interest: the output is the
@@ -154,9 +172,9 @@ impl State {
                 // reference that the Notified carried.
                 s.ref_dec();
                 let action = if s.ref_count() == 0 {
-                    TransitionToRunning::Dealloc
+                    TransitionToRunning::StaleDealloc
                 } else {
-                    TransitionToRunning::Failed
+                    TransitionToRunning::Stale
                 };
                 return (action, Some(s));
             }
@@ -195,6 +213,7 @@ impl State {
 
     /// The future is gone and the output (or error) is stored: publish
     /// COMPLETE with the outcome. Returns the state just after.
+    #[must_use = "the completer must drop the output if JOIN_INTEREST is clear, else wake the join waker if JOIN_WAKER is set"]
     pub(crate) fn transition_to_complete(&self, outcome: Outcome) -> Snapshot {
         // RUNNING is set and COMPLETE and the outcome bits are clear, so one
         // XOR flips all of them; Release publishes the stored output to the
@@ -207,7 +226,7 @@ impl State {
 
     /// A waker is consumed by `wake()`. Its reference either becomes the
     /// `Notified`'s or is dropped.
-    pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
+    pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotifiedByVal {
         self.fetch_update_action(|mut s| {
             if s.is_running() {
                 // The worker that runs it resubmits it after the poll; it
@@ -215,42 +234,42 @@ impl State {
                 s.0 |= NOTIFIED;
                 s.ref_dec();
                 debug_assert!(s.ref_count() > 0);
-                (TransitionToNotified::DoNothing, Some(s))
+                (TransitionToNotifiedByVal::DoNothing, Some(s))
             } else if s.is_complete() || s.is_notified() {
                 s.ref_dec();
                 let action = if s.ref_count() == 0 {
-                    TransitionToNotified::Dealloc
+                    TransitionToNotifiedByVal::Dealloc
                 } else {
-                    TransitionToNotified::DoNothing
+                    TransitionToNotifiedByVal::DoNothing
                 };
                 (action, Some(s))
             } else {
                 s.0 |= NOTIFIED;
-                (TransitionToNotified::Submit, Some(s))
+                (TransitionToNotifiedByVal::Submit, Some(s))
             }
         })
     }
 
     /// `wake_by_ref()`: like `by_val`, but a reference for the `Notified`
     /// has to be taken rather than transferred.
-    pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
+    pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotifiedByRef {
         self.fetch_update_action(|mut s| {
             if s.is_complete() {
-                (TransitionToNotified::DoNothing, None)
+                (TransitionToNotifiedByRef::DoNothing, None)
             } else if s.is_notified() {
                 // Already queued, but the wake must still happen-before the
                 // poll it stands for: a CAS of the word to its own value is
                 // the release that publishes what the waker wrote before
                 // waking (a plain load would publish nothing; found by the
                 // loom model `wake_by_ref_of_a_queued_task`).
-                (TransitionToNotified::DoNothing, Some(s))
+                (TransitionToNotifiedByRef::DoNothing, Some(s))
             } else if s.is_running() {
                 s.0 |= NOTIFIED;
-                (TransitionToNotified::DoNothing, Some(s))
+                (TransitionToNotifiedByRef::DoNothing, Some(s))
             } else {
                 s.0 |= NOTIFIED;
                 s.ref_inc_unchecked();
-                (TransitionToNotified::Submit, Some(s))
+                (TransitionToNotifiedByRef::Submit, Some(s))
             }
         })
     }
@@ -258,6 +277,7 @@ impl State {
     /// A `JoinHandle` or `CancelHandle` asks for cancellation. Returns `true`
     /// when the caller must submit a `Notified` (a reference for it has been
     /// taken) so that a worker drops the future.
+    #[must_use = "on `true` the caller must submit a Notified, which owns the reference just taken"]
     pub(crate) fn transition_to_notified_and_cancel(&self) -> bool {
         self.fetch_update_action(|mut s| {
             if s.is_cancel_requested() || s.is_complete() {
@@ -277,6 +297,8 @@ impl State {
 
     /// The runtime shuts down. Marks the task cancelled and, if it is idle,
     /// takes RUNNING so that the caller drops the future now (returns `true`).
+    /// On `false` the caller still owns its reference and must drop it.
+    #[must_use = "on `true` the caller holds RUNNING and must cancel and complete the task; on `false` it must drop its reference"]
     pub(crate) fn transition_to_shutdown(&self) -> bool {
         self.fetch_update_action(|mut s| {
             let idle = s.is_idle();
@@ -309,6 +331,7 @@ impl State {
     /// The `JoinHandle` stored a waker in the slot and hands the slot to the
     /// task. Fails (with the current state) if the task completed meanwhile;
     /// the slot then still belongs to the handle.
+    #[must_use = "on `Err` the task completed: the handle must take its waker back and read the output"]
     pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|s| {
             if s.is_complete() {
@@ -322,6 +345,7 @@ impl State {
 
     /// The `JoinHandle` takes the slot back to store a different waker.
     /// Fails if the task completed (the task may be reading the slot).
+    #[must_use = "on `Err` the task completed: the handle must not touch the slot and must read the output"]
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|s| {
             // COMPLETE first: the task may have completed and given the slot
@@ -340,6 +364,7 @@ impl State {
     /// The completing task has woken the join waker and gives the slot back.
     /// Returns the state before; if the handle was dropped meanwhile, the
     /// waker is now the task's to drop.
+    #[must_use = "if JOIN_INTEREST was clear before, the completer must drop the join waker"]
     pub(crate) fn unset_waker_after_complete(&self) -> Snapshot {
         let prev = Snapshot(self.word.fetch_and(!JOIN_WAKER, Ordering::AcqRel));
         debug_assert!(prev.is_complete() && prev.is_join_waker_set());
@@ -358,11 +383,13 @@ impl State {
     }
 
     /// Drops one reference; `true` if it was the last (deallocate).
+    #[must_use = "on `true` the caller must deallocate the cell"]
     pub(crate) fn ref_dec(&self) -> bool {
         self.ref_dec_many(1)
     }
 
     /// Drops `count` references at once; `true` if they were the last.
+    #[must_use = "on `true` the caller must deallocate the cell"]
     pub(crate) fn ref_dec_many(&self, count: usize) -> bool {
         // AcqRel: the last owner must see every other owner's writes before
         // it frees the cell (as `Arc::drop` reasons).

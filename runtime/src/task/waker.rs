@@ -7,7 +7,7 @@
 
 use super::core::Header;
 use super::raw::RawTask;
-use super::state::TransitionToNotified;
+use super::state::{TransitionToNotifiedByRef, TransitionToNotifiedByVal};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
@@ -62,12 +62,12 @@ unsafe fn wake_by_val(ptr: *const ()) {
     let task = unsafe { raw_task(ptr) };
     match task.state().transition_to_notified_by_val() {
         // SAFETY: the waker's reference now belongs to the Notified.
-        TransitionToNotified::Submit => unsafe { task.schedule() },
+        TransitionToNotifiedByVal::Submit => unsafe { task.schedule() },
         // SAFETY: the waker's reference was the last one.
-        TransitionToNotified::Dealloc => unsafe {
+        TransitionToNotifiedByVal::Dealloc => unsafe {
             (task.header().vtable.dealloc)(task.header_ptr())
         },
-        TransitionToNotified::DoNothing => {}
+        TransitionToNotifiedByVal::DoNothing => {}
     }
 }
 
@@ -76,9 +76,8 @@ unsafe fn wake_by_ref(ptr: *const ()) {
     let task = unsafe { raw_task(ptr) };
     match task.state().transition_to_notified_by_ref() {
         // SAFETY: the transition took a reference for the Notified.
-        TransitionToNotified::Submit => unsafe { task.schedule() },
-        TransitionToNotified::DoNothing => {}
-        TransitionToNotified::Dealloc => unreachable!("wake_by_ref drops no reference"),
+        TransitionToNotifiedByRef::Submit => unsafe { task.schedule() },
+        TransitionToNotifiedByRef::DoNothing => {}
     }
 }
 

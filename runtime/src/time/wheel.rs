@@ -1,9 +1,9 @@
 //! A hierarchical timing wheel: the pure data structure behind sleeps and
 //! timeouts.
 //!
-//! Each worker will own one [`Wheel`] behind its own lock (see the "Time"
-//! section of the design notes); this module knows nothing of locks, wakers
-//! or `Instant`s. Time is a `u64` count of milliseconds since the wheel was
+//! Each worker owns one [`Wheel`] behind its own lock (the shards of
+//! `time/driver.rs`, whose module docs say who fires them and when); this
+//! module knows nothing of locks, wakers or `Instant`s. Time is a `u64` count of milliseconds since the wheel was
 //! created, and the payload `T` is whatever the timer driver needs to act on
 //! a fired timer.
 //!

@@ -12,10 +12,10 @@ use self::idle::Idle;
 pub(crate) use self::idle::Idle;
 use super::park::{Park, Unpark, Unparker};
 use super::Config;
-use crate::blocking::BlockingPool;
 use crate::metrics::WorkerStats;
+use crate::scheduler::blocking::BlockingPool;
 use crate::task::list::OwnedTasks;
-use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::task::{spawn_bound, JoinHandle, Notified, Schedule, Task};
 use crate::time::driver::TimeDriver;
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
@@ -87,7 +87,7 @@ pub(crate) fn build(
     let mut launches = Vec::with_capacity(n);
     for (index, ring) in rings.into_iter().enumerate() {
         let local = crossbeam_deque::Worker::new_fifo();
-        let park = Park::new(ring);
+        let park = Park::new(ring, config.ring_wait_cap);
         remotes.push(Remote {
             stealer: local.stealer(),
             unparker: park.unparker(),
@@ -153,16 +153,9 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) = new_task(future, self.clone(), name, location);
-        match self.owned.bind(task) {
-            Ok(()) => self.schedule_task(notified, false),
-            Err(task) => {
-                // Shut down: the task never runs; its handle reports Cancelled.
-                drop(notified);
-                task.shutdown();
-            }
-        }
-        join
+        spawn_bound(&self.owned, self.clone(), future, name, location, |task| {
+            self.schedule_task(task, false)
+        })
     }
 
     pub(super) fn schedule_task(self: &Arc<Self>, task: Runnable, is_yield: bool) {

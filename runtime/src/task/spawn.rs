@@ -1,5 +1,7 @@
-//! `spawn` and the task builder.
+//! `spawn`, the task builder, and the spawn sequence every scheduler runs.
 
+use super::list::OwnedTasks;
+use super::{new_task, Notified, Schedule};
 use crate::scheduler::context;
 use crate::task::JoinHandle;
 use std::future::Future;
@@ -109,4 +111,37 @@ impl Builder {
     {
         handle.inner.spawn(future, self.name, Location::caller())
     }
+}
+
+/// The one spawn sequence, shared by both flavors and the loom models:
+/// allocate the task, bind it to the runtime's registry `owned`, then hand
+/// its first poll to `schedule`. If the registry is closed (the runtime has
+/// shut down) the task is shut down at once instead: it never runs, nothing
+/// is queued, and its handle reports `Cancelled`.
+///
+/// Binding comes first so that a shutdown racing this spawn finds the task
+/// in the registry (and cancels it) or refuses the bind; there is no moment
+/// where a queued task is unknown to shutdown.
+pub(crate) fn spawn_bound<F, S>(
+    owned: &OwnedTasks<S>,
+    scheduler: S,
+    future: F,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+    schedule: impl FnOnce(Notified<S>),
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let (task, notified, join) = new_task(future, scheduler, name, location);
+    match owned.bind(task) {
+        Ok(()) => schedule(notified),
+        Err(task) => {
+            drop(notified);
+            task.shutdown();
+        }
+    }
+    join
 }

@@ -17,7 +17,7 @@
 use crate::loom::Mutex;
 use crate::scheduler::multi_thread::Idle as RealIdle;
 use crate::task::list::OwnedTasks;
-use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::task::{spawn_bound, JoinHandle, Notified, Schedule, Task};
 use loom::sync::Arc;
 use std::collections::VecDeque;
 use std::fmt;
@@ -69,24 +69,25 @@ impl TestScheduler {
         }
     }
 
-    /// Spawns `future` as the runtime does: binds the task to the registry
-    /// and queues its first poll; if the registry is closed, the task is shut
-    /// down at once and its handle reports `Cancelled`.
+    /// Spawns `future` through the runtime's own spawn sequence
+    /// (`task::spawn_bound`): binds the task to the registry and queues its
+    /// first poll; if the registry is closed, the task is shut down at once
+    /// and its handle reports `Cancelled`.
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) = new_task(future, self.inner.clone(), None, Location::caller());
-        match self.inner.owned.bind(task) {
-            Ok(()) => self.inner.schedule(notified),
-            Err(task) => {
-                drop(notified);
-                task.shutdown();
-            }
-        }
-        join
+        let inner = &self.inner;
+        spawn_bound(
+            &inner.owned,
+            inner.clone(),
+            future,
+            None,
+            Location::caller(),
+            |task| inner.schedule(task),
+        )
     }
 
     /// Polls the task at the front of the queue, if any; `true` if one ran.

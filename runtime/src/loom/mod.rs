@@ -5,6 +5,10 @@
 //! closure API (`with` / `with_mut`) in both builds so that loom can track
 //! every access to the task's future, output and join waker.
 
+// Entry points for the loom models, re-exported as `crate::__loom`.
+#[cfg(loom)]
+pub mod api;
+
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use parking_lot::Mutex;

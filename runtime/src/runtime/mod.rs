@@ -1,0 +1,160 @@
+//! The runtime: [`Builder`] (`builder.rs`) builds a [`Runtime`] (here),
+//! which owns the worker threads and the blocking pool; [`Handle`]
+//! (`handle.rs`) reaches it from anywhere. How a runtime stops, and why
+//! nothing hangs or touches freed memory then, is in `shutdown.md` beside
+//! this file.
+
+mod builder;
+mod handle;
+
+pub use self::builder::{Builder, UnhandledPanic};
+pub use self::handle::{EnterGuard, Handle, TryCurrentError};
+
+use crate::metrics::RuntimeMetrics;
+use crate::scheduler::blocking::BlockingPool;
+use crate::scheduler::{self, context, multi_thread};
+use crate::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// A runtime: worker threads, a blocking pool, and the tasks on them.
+///
+/// Dropping it cancels every task (dropping their futures) and joins its
+/// threads.
+///
+/// # Examples
+///
+/// ```
+/// let rt = runtime::Runtime::new()?;
+/// let handle = rt.spawn(async { "from a worker" });
+/// assert_eq!(rt.block_on(handle).unwrap(), "from a worker");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    blocking: BlockingPool,
+    shut_down: bool,
+}
+
+impl Runtime {
+    /// A multi-thread runtime with one worker per CPU.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
+    /// Runs `future` to completion on this thread and returns its output.
+    /// Spawned tasks run on the workers meanwhile (on this thread, for the
+    /// current_thread flavor).
+    ///
+    /// # Panics
+    /// When called on a thread that already drives a runtime (inside
+    /// `block_on` or a task): that would block its worker.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.inner.block_on(future)
+    }
+
+    /// Spawns a task on this runtime (from any thread).
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs `f` on the blocking pool of this runtime.
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Makes this runtime current on this thread until the guard drops.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    /// Cancels every task and waits at most `timeout` for the workers and
+    /// blocking threads to stop. Threads still busy then (a task stuck in a
+    /// poll, a long blocking closure) are left to finish in the background.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(Instant::now() + timeout));
+    }
+
+    /// Cancels every task without waiting for any thread.
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
+    fn shutdown(&mut self, deadline: Option<Instant>) {
+        if std::mem::replace(&mut self.shut_down, true) {
+            return;
+        }
+        match &self.handle.inner {
+            scheduler::Handle::CurrentThread(shared) => shared.shutdown(),
+            scheduler::Handle::MultiThread(shared) => {
+                let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                multi_thread::shutdown_and_wait(shared, std::mem::take(&mut self.workers), timeout);
+            }
+        }
+        // Like the rings above: I/O still waiting (a `block_on` on a
+        // blocking-pool thread, which the pool's shutdown would otherwise
+        // wait for forever) is woken and fails with `ECANCELED`.
+        let reactor = self.handle.inner.reactor().cloned();
+        if let Some(reactor) = &reactor {
+            reactor.close();
+        }
+        self.blocking.shutdown(deadline);
+        if let Some(reactor) = reactor {
+            reactor.shutdown();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.shut_down {
+            return;
+        }
+        if context::is_driving() {
+            // Waiting for the workers here could wait for this very thread.
+            // Stop everything without waiting, then say what went wrong.
+            self.shutdown(Some(Instant::now()));
+            if !std::thread::panicking() {
+                panic!(
+                    "cannot drop a runtime in an asynchronous context (inside a task or \
+                     `block_on`): it would block a worker while waiting for the runtime's \
+                     threads. Drop it outside, or use `Runtime::shutdown_background`"
+                );
+            }
+            return;
+        }
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
