@@ -19,7 +19,7 @@
 //!   the state machine and who owns the data in each state. [`Op`]
 //!   (`future.rs`) is the future the user-facing types await: a `UringOp`,
 //!   or an epoll op; it spends the task's coop budget.
-//! * `context.rs`: which ring an op goes to (this thread's own, or one of
+//! * `submit.rs`: which ring an op goes to (this thread's own, or one of
 //!   the runtime's through its handle, or the epoll driver), and [`run`] /
 //!   [`start`], the one way an op that never started hands its buffer back.
 //! * `choice.rs`: [`IoDriver`], `RUNTIME_IO_DRIVER` and `Auto`'s fallback.
@@ -61,7 +61,7 @@
 //! (a user buffer) may be dropped there. `Op`'s `Drop` never touches the
 //! `Driver` directly, only the handle's queue, and a submission made while
 //! the ring is borrowed (a waker that starts I/O) goes through the queue
-//! too (`context.rs`), so nothing borrows the ring twice.
+//! too (`submit.rs`), so nothing borrows the ring twice.
 //!
 //! # Parking
 //!
@@ -104,13 +104,13 @@
 
 mod buf;
 pub(crate) mod choice;
-pub(crate) mod context;
 pub(crate) mod epoll;
 mod future;
 mod handle;
 mod op;
 mod ops;
 mod slice;
+mod submit;
 mod uring;
 
 #[cfg(test)]
@@ -118,7 +118,6 @@ mod test;
 
 pub use buf::{BufResult, IoBuf, IoBufMut};
 pub use choice::IoDriver;
-pub(crate) use context::{run, set_current, start, submit, try_submit, OwnedRing};
 pub(crate) use future::Op;
 pub(crate) use handle::DriverHandle;
 pub(crate) use op::{Fallback, OpData};
@@ -126,4 +125,5 @@ pub(crate) use op::{Fallback, OpData};
 pub(crate) use ops::Nop;
 pub(crate) use ops::{read_done, sqe_len, syscall_res, Read, Write, MAX_RW};
 pub(crate) use slice::Slice;
+pub(crate) use submit::{run, set_current, start, submit, try_submit, CurrentGuard, OwnedRing};
 pub(crate) use uring::Driver;

@@ -31,7 +31,7 @@ pub(crate) struct Shared {
     pub(crate) reactor: Option<Arc<crate::driver::epoll::Reactor>>,
     /// The driver's ring (or parker), held by the thread in `block_on`
     /// while it drives; `None` while taken.
-    core: Mutex<Option<Park>>,
+    park: Mutex<Option<Park>>,
     /// Wakes whichever thread drives (set when the runtime is built).
     driver: Unpark,
     /// `block_on` threads waiting for the driver's parker to come back.
@@ -56,7 +56,7 @@ pub(crate) fn build(
         blocking,
         reactor,
         driver: park.unparker(),
-        core: Mutex::new(Some(park)),
+        park: Mutex::new(Some(park)),
         waiters: Mutex::new(Vec::new()),
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
@@ -98,7 +98,7 @@ impl Shared {
         drop(queued);
         // The futures just dropped cancelled their I/O; the kernel must be
         // done with every buffer before the ring may close.
-        if let Some(park) = self.core.lock().as_ref() {
+        if let Some(park) = self.park.lock().as_ref() {
             park.shutdown();
         }
         self.driver.unpark();
@@ -169,15 +169,15 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     loop {
         // Taken in its own statement: an `if let` would hold the lock for
         // its whole body, and the guard below takes it again.
-        let core = shared.core.lock().take();
-        if let Some(park) = core {
-            let core = CoreGuard {
+        let park = shared.park.lock().take();
+        if let Some(park) = park {
+            let driving = DriveGuard {
                 shared,
                 park: Some(park),
                 // As for multi_thread: only a shutdown during this call is reported.
                 panicked_before: shared.panicked.load(Ordering::Acquire),
             };
-            return core.drive(future.as_mut());
+            return driving.drive(future.as_mut());
         }
         // Another thread drives the tasks: poll our own future until it is
         // done or the driver's parker comes back to us.
@@ -193,16 +193,19 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
 
 /// Holds the driver's ring; gives it back (and wakes a waiting
 /// `block_on`) when dropped, even by a panic.
-struct CoreGuard<'a> {
+struct DriveGuard<'a> {
     shared: &'a Arc<Shared>,
     park: Option<Park>,
     panicked_before: bool,
 }
 
-impl CoreGuard<'_> {
+impl DriveGuard<'_> {
     fn drive<F: Future>(&self, mut future: Pin<&mut F>) -> F::Output {
         let shared = self.shared;
-        let park = self.park.as_ref().expect("the core is held");
+        let park = self
+            .park
+            .as_ref()
+            .expect("the driving thread holds the park");
         let _ring = park.enter();
         let root = Arc::new(RootWake {
             woken: AtomicBool::new(true),
@@ -259,9 +262,9 @@ impl CoreGuard<'_> {
     }
 }
 
-impl Drop for CoreGuard<'_> {
+impl Drop for DriveGuard<'_> {
     fn drop(&mut self) {
-        *self.shared.core.lock() = self.park.take();
+        *self.shared.park.lock() = self.park.take();
         let waiters = std::mem::take(&mut *self.shared.waiters.lock());
         for waiter in waiters {
             waiter.unpark();

@@ -220,7 +220,7 @@ impl Park {
     }
 
     /// Makes the ring this thread's ring (for submissions) until the guard drops.
-    pub(crate) fn enter(&self) -> Option<crate::driver::context::CurrentGuard<'_>> {
+    pub(crate) fn enter(&self) -> Option<crate::driver::CurrentGuard<'_>> {
         match self {
             Park::Ring(park) => Some(crate::driver::set_current(&park.ring)),
             Park::Condvar(_) => None,

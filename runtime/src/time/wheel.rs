@@ -450,4 +450,6 @@ fn slot_for(t: u64, level: usize) -> usize {
 }
 
 #[cfg(test)]
+mod model_test;
+#[cfg(test)]
 mod test;

@@ -30,7 +30,7 @@ pub(crate) struct Launch {
 }
 
 /// The worker's own state, reachable from its thread only.
-struct Core {
+struct WorkerThread {
     index: usize,
     shared: Arc<Shared>,
     local: Worker<Runnable>,
@@ -43,7 +43,7 @@ struct Core {
 
 thread_local! {
     /// The worker running on this thread, if any (for `schedule_local`).
-    static CURRENT: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The worker thread's body.
@@ -53,7 +53,7 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
     if let Some(start) = &shared.config.on_thread_start {
         start();
     }
-    let core = Core {
+    let worker = WorkerThread {
         index: launch.index,
         shared: shared.clone(),
         local: launch.local,
@@ -63,18 +63,18 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
         is_searching: Cell::new(false),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (launch.index as u64 + 1)),
     };
-    CURRENT.with(|c| c.set(&core));
+    CURRENT.with(|c| c.set(&worker));
     {
-        let _ring = core.park.enter();
-        core.run();
+        let _ring = worker.park.enter();
+        worker.run();
         // Every operation in flight on this ring is cancelled and its
         // completion awaited before the ring may close.
-        core.park.shutdown();
+        worker.park.shutdown();
     }
     CURRENT.with(|c| c.set(std::ptr::null()));
     // Queued Notifieds belong to tasks that shutdown cancels; drop them.
-    drop(core.lifo.take());
-    while core.local.pop().is_some() {}
+    drop(worker.lifo.take());
+    while worker.local.pop().is_some() {}
     if let Some(stop) = &shared.config.on_thread_stop {
         stop();
     }
@@ -100,26 +100,26 @@ pub(super) fn schedule_local(
     is_yield: bool,
 ) -> Result<(), Runnable> {
     CURRENT.with(|current| {
-        let core = current.get();
-        if core.is_null() {
+        let worker = current.get();
+        if worker.is_null() {
             return Err(task);
         }
-        // SAFETY: CURRENT points to the Core on this thread's stack while
-        // `Core::run` is running, and is cleared before that Core is dropped.
-        let core = unsafe { &*core };
-        if !Arc::ptr_eq(&core.shared, shared) {
+        // SAFETY: CURRENT points to the WorkerThread on this thread's stack while
+        // `WorkerThread::run` is running, and is cleared before that WorkerThread is dropped.
+        let worker = unsafe { &*worker };
+        if !Arc::ptr_eq(&worker.shared, shared) {
             return Err(task);
         }
         if is_yield {
-            core.local.push(task);
-        } else if let Some(previous) = core.lifo.replace(Some(task)) {
+            worker.local.push(task);
+        } else if let Some(previous) = worker.lifo.replace(Some(task)) {
             // The slot keeps the newest task; the older one becomes stealable.
-            core.local.push(previous);
+            worker.local.push(previous);
         } else {
             // Only the slot holds it: this worker runs it next, no peer needed.
             return Ok(());
         }
-        core.shared.notify_parked();
+        worker.shared.notify_parked();
         Ok(())
     })
 }
@@ -128,18 +128,18 @@ pub(super) fn schedule_local(
 /// `shared`'s workers.
 pub(crate) fn current_worker_index(shared: &Arc<Shared>) -> Option<usize> {
     CURRENT.with(|current| {
-        let core = current.get();
-        if core.is_null() {
+        let worker = current.get();
+        if worker.is_null() {
             return None;
         }
         // SAFETY: as in `schedule_local`: CURRENT points to this thread's
-        // live Core while it runs.
-        let core = unsafe { &*core };
-        Arc::ptr_eq(&core.shared, shared).then_some(core.index)
+        // live WorkerThread while it runs.
+        let worker = unsafe { &*worker };
+        Arc::ptr_eq(&worker.shared, shared).then_some(worker.index)
     })
 }
 
-impl Core {
+impl WorkerThread {
     fn stats(&self) -> &crate::metrics::WorkerStats {
         &self.shared.remotes[self.index].stats
     }
