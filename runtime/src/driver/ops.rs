@@ -84,13 +84,10 @@ impl OpData for Nop {
     }
 }
 
-/// `pread(2)` (or `read(2)` at [`CURRENT_POSITION`]) into `buf`.
-///
-/// Reads into the buffer from its start, up to `bytes_total()` bytes, and
-/// marks the bytes read as initialized (`set_init(n)`); resolves to the
-/// number of bytes read (0 at end of file) and the buffer.
+/// What a read and a write at an offset both hold: the descriptor's owner,
+/// the buffer, the offset, and the epoll driver's view of the descriptor.
 #[derive(Debug)]
-pub(crate) struct Read<F, B> {
+struct FdAt<F, B> {
     fd: F,
     buf: B,
     offset: u64,
@@ -98,16 +95,38 @@ pub(crate) struct Read<F, B> {
     kind: OnceCell<FdKind>,
 }
 
-impl<F, B> Read<F, B> {
-    /// A positional read at `offset` of a seekable file (the file position
-    /// is neither used nor moved).
-    pub(crate) fn at(fd: F, buf: B, offset: u64) -> Self {
-        Read {
+impl<F: AsRawFd, B> FdAt<F, B> {
+    fn new(fd: F, buf: B, offset: u64) -> Self {
+        FdAt {
             fd,
             buf,
             offset,
             kind: OnceCell::new(),
         }
+    }
+
+    fn kind(&self) -> FdKind {
+        *self.kind.get_or_init(|| FdKind::of(self.fd.as_raw_fd()))
+    }
+
+    fn fallback(&self, interest: mio::Interest) -> Fallback {
+        self.kind().fallback(self.fd.as_raw_fd(), interest)
+    }
+}
+
+/// `pread(2)` (or `read(2)` at [`CURRENT_POSITION`]) into `buf`.
+///
+/// Reads into the buffer from its start, up to `bytes_total()` bytes, and
+/// marks the bytes read as initialized (`set_init(n)`); resolves to the
+/// number of bytes read (0 at end of file) and the buffer.
+#[derive(Debug)]
+pub(crate) struct Read<F, B>(FdAt<F, B>);
+
+impl<F: AsRawFd, B> Read<F, B> {
+    /// A positional read at `offset` of a seekable file (the file position
+    /// is neither used nor moved).
+    pub(crate) fn at(fd: F, buf: B, offset: u64) -> Self {
+        Read(FdAt::new(fd, buf, offset))
     }
 
     /// A read at the current position: for pipes, sockets, terminals, or a
@@ -127,33 +146,31 @@ where
     type Output = BufResult<usize, B>;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let len = sqe_len(self.buf.bytes_total());
-        opcode::Read::new(Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len)
-            .offset(self.offset)
+        let op = &mut self.0;
+        let len = sqe_len(op.buf.bytes_total());
+        opcode::Read::new(Fd(op.fd.as_raw_fd()), op.buf.stable_mut_ptr(), len)
+            .offset(op.offset)
             .build()
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> BufResult<usize, B> {
-        read_done(self.buf, result)
+        read_done(self.0.buf, result)
     }
 
     fn fallback(&self) -> Fallback {
-        let fd = self.fd.as_raw_fd();
-        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
-        kind.fallback(fd, mio::Interest::READABLE)
+        self.0.fallback(mio::Interest::READABLE)
     }
 
     fn perform(&mut self) -> i32 {
-        let offset = match file_offset(self.offset) {
+        let op = &mut self.0;
+        let offset = match file_offset(op.offset) {
             Ok(offset) => offset,
             Err(res) => return res,
         };
-        let fd = self.fd.as_raw_fd();
-        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
-        let len = self.buf.bytes_total();
+        let (kind, len) = (op.kind(), op.buf.bytes_total());
         // SAFETY: the op owns the buffer, which has room for
         // `bytes_total()` bytes at `stable_mut_ptr()`.
-        unsafe { kind.read(fd, self.buf.stable_mut_ptr(), len, offset) }
+        unsafe { kind.read(op.fd.as_raw_fd(), op.buf.stable_mut_ptr(), len, offset) }
     }
 }
 
@@ -180,23 +197,12 @@ pub(crate) fn read_done<B: IoBufMut>(mut buf: B, result: io::Result<u32>) -> Buf
 /// initialized bytes; resolves to the number of bytes written and the
 /// buffer.
 #[derive(Debug)]
-pub(crate) struct Write<F, B> {
-    fd: F,
-    buf: B,
-    offset: u64,
-    /// The epoll driver's view of `fd`, found once.
-    kind: OnceCell<FdKind>,
-}
+pub(crate) struct Write<F, B>(FdAt<F, B>);
 
-impl<F, B> Write<F, B> {
+impl<F: AsRawFd, B> Write<F, B> {
     /// A positional write at `offset` of a seekable file.
     pub(crate) fn at(fd: F, buf: B, offset: u64) -> Self {
-        Write {
-            fd,
-            buf,
-            offset,
-            kind: OnceCell::new(),
-        }
+        Write(FdAt::new(fd, buf, offset))
     }
 
     /// A write at the current position (pipes, sockets, a file's position,
@@ -215,32 +221,30 @@ where
     type Output = BufResult<usize, B>;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let len = sqe_len(self.buf.bytes_init());
-        opcode::Write::new(Fd(self.fd.as_raw_fd()), self.buf.stable_ptr(), len)
-            .offset(self.offset)
+        let op = &self.0;
+        let len = sqe_len(op.buf.bytes_init());
+        opcode::Write::new(Fd(op.fd.as_raw_fd()), op.buf.stable_ptr(), len)
+            .offset(op.offset)
             .build()
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> BufResult<usize, B> {
-        (result.map(|n| n as usize), self.buf)
+        (result.map(|n| n as usize), self.0.buf)
     }
 
     fn fallback(&self) -> Fallback {
-        let fd = self.fd.as_raw_fd();
-        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
-        kind.fallback(fd, mio::Interest::WRITABLE)
+        self.0.fallback(mio::Interest::WRITABLE)
     }
 
     fn perform(&mut self) -> i32 {
-        let offset = match file_offset(self.offset) {
+        let op = &self.0;
+        let offset = match file_offset(op.offset) {
             Ok(offset) => offset,
             Err(res) => return res,
         };
-        let fd = self.fd.as_raw_fd();
-        let kind = *self.kind.get_or_init(|| FdKind::of(fd));
-        let len = self.buf.bytes_init();
+        let (kind, len) = (op.kind(), op.buf.bytes_init());
         // SAFETY: the buffer's first `bytes_init()` bytes are initialized
         // and stay put while the op owns it.
-        unsafe { kind.write(fd, self.buf.stable_ptr(), len, offset) }
+        unsafe { kind.write(op.fd.as_raw_fd(), op.buf.stable_ptr(), len, offset) }
     }
 }
