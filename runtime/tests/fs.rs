@@ -787,3 +787,50 @@ async fn a_completion_reaped_while_parking_wakes_its_task_multi_thread() {
     .await
     .unwrap();
 }
+
+/// Defect found by stress tests: the kernel reads offset `u64::MAX` (-1)
+/// as "the file's cursor", so `read_at(buf, u64::MAX)` read and
+/// `write_at(.., u64::MAX)` wrote at the cursor. Every offset past
+/// `i64::MAX` is `InvalidInput` now, on both drivers, the buffer handed
+/// back and the file untouched.
+#[test]
+fn offsets_the_kernel_would_read_as_the_cursor_are_invalid_input() {
+    for driver in [runtime::IoDriver::IoUring, runtime::IoDriver::Epoll] {
+        let rt = Builder::new_current_thread()
+            .io_driver(driver)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let path = TempPath::new("offset-past-i64");
+            std::fs::write(&path.0, b"0123456789").unwrap();
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path.0)
+                .await
+                .unwrap();
+            for pos in [u64::MAX, i64::MAX as u64 + 1] {
+                let (res, buf) = file.read_at(Vec::with_capacity(4), pos).await;
+                let err = res.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidInput, "{driver:?}: {err}");
+                assert!(err.to_string().contains("i64::MAX"), "{err}");
+                assert_eq!(buf.capacity(), 4, "the buffer comes back");
+
+                let (res, buf) = file.write_at(b"XY".to_vec(), pos).await;
+                assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput);
+                assert_eq!(buf, b"XY");
+
+                let (res, _) = file.read_exact_at(vec![0; 2], pos).await;
+                assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput);
+                let (res, _) = file.write_all_at(b"XY".to_vec(), pos).await;
+                assert_eq!(res.unwrap_err().kind(), ErrorKind::InvalidInput);
+            }
+            // Nothing was read from or written at the cursor.
+            assert_eq!(std::fs::read(&path.0).unwrap(), b"0123456789");
+            // A large offset below the limit is the kernel's to judge: far
+            // past the end, a read finds nothing.
+            let (res, _) = file.read_at(Vec::with_capacity(4), 1 << 40).await;
+            assert_eq!(res.unwrap(), 0);
+        });
+    }
+}

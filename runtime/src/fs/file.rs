@@ -176,7 +176,9 @@ impl File {
     /// # Errors
     ///
     /// The kernel's (`EBADF` if the file is not open for reading, ...);
-    /// and an error outside a runtime. The buffer comes back either way.
+    /// `InvalidInput` for a `pos` past `i64::MAX` (the kernel would read
+    /// `u64::MAX`, i.e. -1, as "the file's current position"); and an error
+    /// outside a runtime. The buffer comes back either way.
     ///
     /// # Examples
     ///
@@ -201,6 +203,9 @@ impl File {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn read_at<B: IoBufMut + Send>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if let Err(err) = check_offset(pos) {
+            return (Err(err), buf);
+        }
         run(Read::at(self.fd.clone(), buf, pos)).await
     }
 
@@ -213,8 +218,9 @@ impl File {
     /// # Errors
     ///
     /// The kernel's (`EBADF` if the file is not open for writing, `ENOSPC`,
-    /// ...); and an error outside a runtime. The buffer comes back either
-    /// way.
+    /// ...); `InvalidInput` for a `pos` past `i64::MAX` (as for
+    /// [`read_at`](File::read_at)); and an error outside a runtime. The
+    /// buffer comes back either way.
     ///
     /// # Examples
     ///
@@ -237,6 +243,9 @@ impl File {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn write_at<B: IoBuf + Send>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if let Err(err) = check_offset(pos) {
+            return (Err(err), buf);
+        }
         run(Write::at(self.fd.clone(), buf, pos)).await
     }
 
@@ -480,6 +489,19 @@ fn offset(pos: u64, done: usize) -> Option<u64> {
     u64::try_from(done)
         .ok()
         .and_then(|done| pos.checked_add(done))
+}
+
+/// File offsets are `off_t`, signed: past `i64::MAX` the kernel would see
+/// a negative offset, and reads `-1` (`u64::MAX`) as "the file's current
+/// position" instead of failing. Refused here, the same on both drivers.
+fn check_offset(pos: u64) -> io::Result<()> {
+    if pos > i64::MAX as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file offset {pos} is past the largest one a file can have (i64::MAX)"),
+        ));
+    }
+    Ok(())
 }
 
 fn offset_overflow() -> io::Error {
