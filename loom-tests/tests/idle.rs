@@ -257,8 +257,9 @@ fn two_spawns_two_workers() {
     });
 }
 
-/// Three workers, one spawn: at most one of them searches at a time (rule
-/// 1 with three workers), so the others park without searching.
+/// Three workers, one spawn: rule 1 admits ceil(3/2) = 2 searchers (its
+/// check and increment are separate steps, so the bound is soft; see
+/// `scheduler/multi_thread/idle.md`), and no wake-up is lost either way.
 #[test]
 fn one_spawn_three_workers() {
     model(|| {

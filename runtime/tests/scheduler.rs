@@ -68,6 +68,19 @@ fn a_hundred_thousand_tasks_from_inside_are_stolen_by_the_other_worker() {
                 })
             })
             .collect();
+        // Hold this worker inside this poll until all but one have run:
+        // only the other worker can run them, by stealing, so the steal
+        // counts below follow from the contract, not from timing. (The last
+        // task spawned sits in this worker's LIFO slot, which is never
+        // stolen.)
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while done2.load(Ordering::Relaxed) < 99_999 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the other worker did not steal the spawned tasks"
+            );
+            std::hint::spin_loop();
+        }
         let count = handles.len();
         for handle in handles {
             handle.await.unwrap();

@@ -35,7 +35,9 @@ fn op_submitted_from_another_thread() {
         assert!(!watchdog.fired(), "a parked driver was never woken");
     }
     other.join().unwrap();
-    assert!(driver.stats().wakeups >= 1);
+    // Not asserted: how many eventfd reads completed (`stats.wakeups`);
+    // with capped waits (valgrind) the commands can be drained first. That
+    // the ops arrived and ran is the contract.
     assert_eq!(driver.stats().submitted, 2);
     assert_eq!(driver.in_flight(), 0);
 }
@@ -99,7 +101,11 @@ fn op_dropped_on_another_thread_is_cancelled_through_the_queue() {
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     let stats = driver.stats();
     assert_eq!((stats.cancels, stats.completed, stats.cancelled), (1, 1, 1));
-    assert!(stats.wakeups >= 1);
+    // Not asserted: that the eventfd read completed (`stats.wakeups`). With
+    // ring waits capped (valgrind) the capped park can drain the cancel
+    // before the wake-up's read is reaped; what the contract promises is
+    // above: the cancel arrives, the buffer outlives the kernel, and the
+    // dropped op's waker is never woken.
     assert_eq!(waker.wakes(), 0);
 }
 
