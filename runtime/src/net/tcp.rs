@@ -492,6 +492,24 @@ impl TcpStream {
     }
 
     /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert!(!stream.nodelay()?); // the kernel's default: Nagle on
+    ///     stream.set_nodelay(true)?;
+    ///     assert!(stream.nodelay()?);
+    ///     stream.set_nodelay(false)?;
+    ///     assert!(!stream.nodelay()?);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.socket().nodelay()
     }

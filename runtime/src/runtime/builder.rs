@@ -11,6 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What a runtime does when a task panics.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::{Builder, UnhandledPanic};
+///
+/// // The default, `Ignore`: the panic reaches the task's `JoinHandle` and
+/// // the runtime runs on.
+/// let rt = Builder::new_current_thread().build()?;
+/// let err = rt.block_on(rt.spawn(async { panic!("boom") })).unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// assert_eq!(UnhandledPanic::default(), UnhandledPanic::Ignore);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum UnhandledPanic {
     /// The panic completes the task as failed; its `JoinHandle` reports it.
@@ -66,13 +81,36 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// A builder for the multi-thread, work-stealing flavor.
+    /// A builder for the multi-thread, work-stealing flavor: spawned tasks
+    /// run on worker threads of their own, never on the thread in
+    /// `block_on`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// let here = std::thread::current().id();
+    /// let there = rt.block_on(rt.spawn(async { std::thread::current().id() }));
+    /// assert_ne!(there.unwrap(), here);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new_multi_thread() -> Builder {
         Builder::new(Flavor::MultiThread)
     }
 
     /// A builder for the current_thread flavor: tasks run on the thread
     /// inside `block_on`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let here = std::thread::current().id();
+    /// let there = rt.block_on(rt.spawn(async { std::thread::current().id() }));
+    /// assert_eq!(there.unwrap(), here);
+    /// assert_eq!(rt.metrics().num_workers(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new_current_thread() -> Builder {
         Builder::new(Flavor::CurrentThread)
     }
@@ -98,26 +136,90 @@ impl Builder {
     }
 
     /// Worker threads of the multi-thread flavor; default: the number of
-    /// CPUs. `0` makes `build()` fail. Ignored by current_thread.
+    /// CPUs ([`std::thread::available_parallelism`]). `0` (or more than
+    /// 65535) makes `build()` fail. Ignored by current_thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::Builder;
+    ///
+    /// let rt = Builder::new_multi_thread().worker_threads(3).build()?;
+    /// assert_eq!(rt.metrics().num_workers(), 3);
+    ///
+    /// let err = Builder::new_multi_thread().worker_threads(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn worker_threads(&mut self, count: usize) -> &mut Builder {
         self.worker_threads = Some(count);
         self
     }
 
-    /// The name of the runtime's threads.
+    /// The name of the runtime's threads: the workers of the multi-thread
+    /// flavor and the blocking pool's threads (default `runtime-worker`).
+    /// The thread inside `block_on` keeps its own name, and the epoll
+    /// driver's thread is `runtime-epoll`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .thread_name("app")
+    ///     .build()?;
+    /// let task = rt.spawn(async { std::thread::current().name().map(String::from) });
+    /// assert_eq!(rt.block_on(task).unwrap().as_deref(), Some("app"));
+    /// let blocking = rt.spawn_blocking(|| std::thread::current().name().map(String::from));
+    /// assert_eq!(rt.block_on(blocking).unwrap().as_deref(), Some("app"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
         self.thread_name = name.into();
         self
     }
 
-    /// The stack size of the runtime's threads.
+    /// The stack size, in bytes, of the multi-thread flavor's worker
+    /// threads (default: std's, 2 MiB unless `RUST_MIN_STACK` says
+    /// otherwise). Blocking-pool threads keep std's default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Uses 4 MiB of stack: more than a default thread has.
+    /// fn deep() -> u8 {
+    ///     let buf = [1u8; 4 << 20];
+    ///     std::hint::black_box(&buf)[4 << 19]
+    /// }
+    ///
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .thread_stack_size(16 << 20)
+    ///     .build()?;
+    /// assert_eq!(rt.block_on(rt.spawn(async { deep() })).unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
         self.thread_stack_size = Some(bytes);
         self
     }
 
-    /// The most threads the blocking pool starts (default 512; `0` makes
-    /// `build()` fail).
+    /// The most threads the blocking pool runs at once (default 512; `0`
+    /// makes `build()` fail). Closures beyond that wait in a queue for a
+    /// thread to finish its current one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().max_blocking_threads(1).build()?;
+    /// let a = rt.spawn_blocking(|| std::thread::current().id());
+    /// let b = rt.spawn_blocking(|| std::thread::current().id());
+    /// let (a, b) = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
+    /// // Both finished, one after the other on the pool's only thread.
+    /// assert_eq!(a, b);
+    /// assert_eq!(rt.metrics().blocking_threads(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_blocking_threads(&mut self, count: usize) -> &mut Builder {
         self.max_blocking_threads = count;
         self
@@ -125,13 +227,45 @@ impl Builder {
 
     /// How long an idle blocking-pool thread waits for work before leaving
     /// (default 10 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .thread_keep_alive(Duration::from_millis(10))
+    ///     .build()?;
+    /// rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    /// let idle_since = Instant::now();
+    /// while rt.metrics().blocking_threads() > 0 {
+    ///     assert!(idle_since.elapsed() < Duration::from_secs(5), "the thread never left");
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn thread_keep_alive(&mut self, keep_alive: Duration) -> &mut Builder {
         self.thread_keep_alive = keep_alive;
         self
     }
 
     /// Submission queue entries of each worker's io_uring ring (default
-    /// 256; must be 1..=32768).
+    /// 256). Checked by `build()` whatever the driver: a value outside
+    /// 1..=32768 fails with `InvalidInput`, also on epoll, which has no
+    /// rings and ignores it otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::Builder;
+    ///
+    /// let rt = Builder::new_current_thread().ring_entries(1024).build()?;
+    /// assert_eq!(rt.block_on(async { 6 * 7 }), 42);
+    ///
+    /// let err = Builder::new_current_thread().ring_entries(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ring_entries(&mut self, entries: u32) -> &mut Builder {
         self.ring_entries = entries;
         self
@@ -149,31 +283,114 @@ impl Builder {
     /// timers): socket calls are tried without blocking and wait for
     /// readiness on `EAGAIN`; file calls run on the blocking pool.
     /// `ring_entries` does not apply to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::{Builder, IoDriver};
+    ///
+    /// let rt = Builder::new_current_thread().io_driver(IoDriver::Epoll).build()?;
+    /// assert_eq!(rt.handle().io_driver(), IoDriver::Epoll);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn io_driver(&mut self, driver: IoDriver) -> &mut Builder {
         self.io_driver = driver;
         self
     }
 
-    /// What a task panic does to the runtime (default: nothing).
+    /// What a task panic does to the runtime (default
+    /// [`UnhandledPanic::Ignore`]: nothing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::{Builder, UnhandledPanic};
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    ///
+    /// let rt = Builder::new_current_thread()
+    ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+    ///     .build()?;
+    /// rt.spawn(async { panic!("boom") });
+    /// let outcome = catch_unwind(AssertUnwindSafe(|| rt.block_on(std::future::pending::<()>())));
+    /// assert!(outcome.is_err(), "block_on panics once a task has panicked");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn unhandled_panic(&mut self, behavior: UnhandledPanic) -> &mut Builder {
         self.unhandled_panic = behavior;
         self
     }
 
-    /// Runs `f` on each runtime thread (workers and blocking pool) as it starts.
+    /// Runs `f` on each runtime thread as it starts: the workers of the
+    /// multi-thread flavor and the blocking pool's threads (not the thread
+    /// inside `block_on`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let starts = Arc::new(AtomicUsize::new(0));
+    /// let counter = starts.clone();
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    /// drop(rt); // joins every thread
+    /// assert_eq!(starts.load(Ordering::SeqCst), 3); // 2 workers + 1 blocking thread
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_thread_start = Some(Arc::new(f));
         self
     }
 
-    /// Runs `f` on each runtime thread as it stops.
+    /// Runs `f` on each runtime thread as it stops (the same threads as
+    /// [`on_thread_start`](Self::on_thread_start)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let stops = Arc::new(AtomicUsize::new(0));
+    /// let counter = stops.clone();
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .on_thread_stop(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// drop(rt); // stops and joins the workers
+    /// assert_eq!(stops.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_thread_stop = Some(Arc::new(f));
         self
     }
 
-    /// A worker looks at the global queue first once every this many ticks
-    /// (default 31; `0` makes `build()` fail).
+    /// A worker of the multi-thread flavor looks at the global queue first
+    /// once every this many ticks (default 31; `0` makes `build()` fail).
+    /// Ignored by current_thread, which has one queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::Builder;
+    ///
+    /// // Every tick: remote spawns are taken up before local work.
+    /// let rt = Builder::new_multi_thread().global_queue_interval(1).build()?;
+    /// assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
+    ///
+    /// let err = Builder::new_multi_thread().global_queue_interval(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn global_queue_interval(&mut self, ticks: u32) -> &mut Builder {
         self.global_queue_interval = ticks;
         self
@@ -181,6 +398,20 @@ impl Builder {
 
     /// Tasks run between two checks for I/O and timer events (default 61;
     /// `0` makes `build()` fail).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::Builder;
+    ///
+    /// let rt = Builder::new_current_thread().event_interval(1).build()?;
+    /// assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
+    ///
+    /// let err = Builder::new_current_thread().event_interval(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert_eq!(err.to_string(), "event_interval must be at least 1");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn event_interval(&mut self, ticks: u32) -> &mut Builder {
         self.event_interval = ticks;
         self
@@ -188,6 +419,24 @@ impl Builder {
 
     /// Reports (on stderr) every poll that holds a worker longer than
     /// `limit`, with the task's id, name and spawn location. Off by default.
+    /// It only reports: the poll, and the task, go on as before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = runtime::Builder::new_current_thread()
+    ///     .long_poll_warning(Duration::from_millis(10))
+    ///     .build()?;
+    /// // This poll holds the thread for 50 ms: a report goes to stderr.
+    /// let task = rt.spawn(async {
+    ///     std::thread::sleep(Duration::from_millis(50));
+    ///     "done"
+    /// });
+    /// assert_eq!(rt.block_on(task).unwrap(), "done");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn long_poll_warning(&mut self, limit: Duration) -> &mut Builder {
         self.long_poll_warning = Some(limit);
         self
@@ -195,14 +444,64 @@ impl Builder {
 
     /// Starts the runtime's clock paused (current_thread only; for tests):
     /// time moves only by `time::advance`, or jumps to the next timer when
-    /// the runtime is idle.
+    /// the runtime is idle. With the multi-thread flavor, `build()` fails
+    /// with `InvalidInput`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::time::{sleep, Instant};
+    /// use std::time::Duration;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+    /// let wall = std::time::Instant::now();
+    /// let slept = rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     sleep(Duration::from_secs(3600)).await;
+    ///     start.elapsed()
+    /// });
+    /// assert!(slept >= Duration::from_secs(3600));
+    /// assert!(wall.elapsed() < Duration::from_secs(60), "an hour passed at once");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
         self.start_paused = paused;
         self
     }
 
     /// Builds the runtime. Invalid settings give `ErrorKind::InvalidInput`;
-    /// failing to start a thread gives the OS error.
+    /// failing to start a thread, or to set up the driver asked for, gives
+    /// the OS error. It never panics.
+    ///
+    /// Two environment variables are read here, at every `build()`:
+    ///
+    /// * `RUNTIME_IO_DRIVER`: `io_uring`, `epoll` or `auto`, the driver of a
+    ///   runtime whose builder says [`IoDriver::Auto`] (see
+    ///   [`io_driver`](Self::io_driver)).
+    /// * `RUNTIME_RING_WAIT_MAX_MS`: a whole number of milliseconds above 0
+    ///   that caps each wait of a worker in its io_uring ring (unset: no
+    ///   cap). For tools such as valgrind that cannot run other threads
+    ///   while one waits in the kernel.
+    ///
+    /// A bad value of either makes `build()` fail with `InvalidInput`, in a
+    /// message that names the variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::Builder;
+    ///
+    /// assert_eq!(Builder::new_current_thread().build()?.block_on(async { 1 }), 1);
+    ///
+    /// for var in ["RUNTIME_IO_DRIVER", "RUNTIME_RING_WAIT_MAX_MS"] {
+    ///     std::env::set_var(var, "0.5");
+    ///     let err = Builder::new_current_thread().build().unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    ///     assert!(err.to_string().starts_with(var), "{err}");
+    ///     std::env::remove_var(var);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
         let invalid = |message: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         let worker_threads = match (self.flavor, self.worker_threads) {

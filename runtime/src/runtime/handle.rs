@@ -32,6 +32,20 @@ impl Handle {
     ///
     /// # Panics
     /// Outside a runtime; [`try_current`](Self::try_current) does not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::Handle;
+    ///
+    /// let rt = runtime::Runtime::new()?;
+    /// let inside = rt.block_on(async { Handle::current() });
+    /// assert!(inside.ptr_eq(&rt.handle()));
+    ///
+    /// // Outside every runtime it panics.
+    /// assert!(std::panic::catch_unwind(Handle::current).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn current() -> Handle {
         match Handle::try_current() {
@@ -41,13 +55,39 @@ impl Handle {
     }
 
     /// The runtime this thread is in, or an error outside one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::Handle;
+    ///
+    /// let err = Handle::try_current().unwrap_err();
+    /// assert!(err.to_string().starts_with("no runtime is running on this thread"));
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// assert!(rt.block_on(async { Handle::try_current() }).is_ok());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_current() -> Result<Handle, TryCurrentError> {
         context::current()
             .map(|inner| Handle { inner })
             .ok_or(TryCurrentError { _private: () })
     }
 
-    /// Spawns a task on this runtime.
+    /// Spawns a task on this runtime, from any thread (a thread of another
+    /// runtime too).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// let task = std::thread::spawn(move || handle.spawn(async { 2 * 21 }))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(task).unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -58,6 +98,17 @@ impl Handle {
     }
 
     /// Runs `f` on this runtime's blocking pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// let task = rt.handle().spawn_blocking(|| std::thread::current().id());
+    /// let pool_thread = rt.block_on(task).unwrap();
+    /// assert_ne!(pool_thread, std::thread::current().id());
+    /// assert_eq!(rt.metrics().blocking_threads(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
@@ -68,6 +119,21 @@ impl Handle {
     }
 
     /// Runs `future` to completion on this thread, as [`Runtime::block_on`](crate::Runtime::block_on).
+    ///
+    /// # Panics
+    /// As `Runtime::block_on`: on a thread that already drives a runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// let task = rt.spawn(async { "from a worker" });
+    /// // Any thread may block on the runtime through a handle.
+    /// let got = std::thread::spawn(move || handle.block_on(task)).join().unwrap();
+    /// assert_eq!(got.unwrap(), "from a worker");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.inner.block_on(future)
@@ -75,6 +141,22 @@ impl Handle {
 
     /// Makes this runtime current on this thread (so `spawn` and
     /// `Handle::current` work) until the guard drops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// let task = std::thread::spawn(move || {
+    ///     let _guard = handle.enter();
+    ///     assert!(runtime::Handle::current().ptr_eq(&handle));
+    ///     runtime::spawn(async { "spawned from a plain thread" })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(rt.block_on(task).unwrap(), "spawned from a plain thread");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn enter(&self) -> EnterGuard<'_> {
         EnterGuard {
             _current: context::set_current(&self.inner),
@@ -82,7 +164,17 @@ impl Handle {
         }
     }
 
-    /// The runtime's counters.
+    /// The runtime's counters, as [`Runtime::metrics`](crate::Runtime::metrics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// let metrics = rt.block_on(async { runtime::Handle::current().metrics() });
+    /// assert_eq!(metrics.num_workers(), 2);
+    /// assert_eq!(metrics.io_driver(), rt.handle().io_driver());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::new(self.inner.clone())
     }
@@ -110,6 +202,18 @@ impl Handle {
     }
 
     /// Whether two handles refer to the same runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = runtime::Builder::new_current_thread().build()?;
+    /// let b = runtime::Builder::new_current_thread().build()?;
+    /// let handle = a.handle();
+    /// assert!(handle.ptr_eq(&handle.clone()));
+    /// assert!(handle.ptr_eq(&a.handle()));
+    /// assert!(!handle.ptr_eq(&b.handle()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ptr_eq(&self, other: &Handle) -> bool {
         self.inner.ptr_eq(&other.inner)
     }
@@ -127,6 +231,23 @@ impl fmt::Debug for Handle {
 
 /// Returned by [`Handle::enter`]; the previous runtime context comes back
 /// when it drops.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::Handle;
+///
+/// let a = runtime::Builder::new_current_thread().build()?;
+/// let b = runtime::Builder::new_current_thread().build()?;
+/// let outer = a.enter();
+/// let inner = b.enter();
+/// assert!(Handle::current().ptr_eq(&b.handle()));
+/// drop(inner); // `a` is current again
+/// assert!(Handle::current().ptr_eq(&a.handle()));
+/// drop(outer);
+/// assert!(Handle::try_current().is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct EnterGuard<'a> {
     _current: context::SetCurrentGuard,
     _handle: std::marker::PhantomData<&'a Handle>,
@@ -139,6 +260,15 @@ impl fmt::Debug for EnterGuard<'_> {
 }
 
 /// [`Handle::try_current`] was called outside a runtime.
+///
+/// # Examples
+///
+/// ```
+/// let err: runtime::TryCurrentError = runtime::Handle::try_current().unwrap_err();
+/// // An ordinary error, whose message says where a runtime is current.
+/// let err: Box<dyn std::error::Error> = Box::new(err);
+/// assert!(err.to_string().contains("`Handle::enter`"));
+/// ```
 #[derive(Debug)]
 pub struct TryCurrentError {
     _private: (),

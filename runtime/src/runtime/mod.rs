@@ -40,7 +40,17 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A multi-thread runtime with one worker per CPU.
+    /// A multi-thread runtime with one worker per CPU, and every other
+    /// setting at its default: `Builder::new_multi_thread().build()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// assert_eq!(rt.metrics().num_workers(), cpus);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> io::Result<Runtime> {
         Builder::new_multi_thread().build()
     }
@@ -52,12 +62,43 @@ impl Runtime {
     /// # Panics
     /// When called on a thread that already drives a runtime (inside
     /// `block_on` or a task): that would block its worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    ///
+    /// let rt = runtime::Runtime::new()?;
+    /// let sum = rt.block_on(async {
+    ///     let task = runtime::spawn(async { 40 });
+    ///     task.await.unwrap() + 2
+    /// });
+    /// assert_eq!(sum, 42);
+    ///
+    /// // A nested `block_on` panics instead of blocking a driving thread.
+    /// let nested = catch_unwind(AssertUnwindSafe(|| {
+    ///     rt.block_on(async { rt.block_on(async {}) })
+    /// }));
+    /// assert!(nested.is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.inner.block_on(future)
     }
 
-    /// Spawns a task on this runtime (from any thread).
+    /// Spawns a task on this runtime (from any thread). It starts at once,
+    /// whether or not its `JoinHandle` is awaited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let task = rt.spawn(async { std::thread::current().id() });
+    /// // A multi-thread runtime runs it on one of its workers.
+    /// assert_ne!(rt.block_on(task).unwrap(), std::thread::current().id());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -68,6 +109,20 @@ impl Runtime {
     }
 
     /// Runs `f` on the blocking pool of this runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let task = rt.spawn_blocking(|| {
+    ///     let name = std::thread::current().name().map(String::from);
+    ///     (name, (1..=10u32).product::<u32>())
+    /// });
+    /// let (name, product) = rt.block_on(task).unwrap();
+    /// assert_eq!(name.as_deref(), Some("runtime-worker")); // the default thread name
+    /// assert_eq!(product, 3_628_800);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
@@ -78,16 +133,54 @@ impl Runtime {
     }
 
     /// A handle to this runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let handle = rt.handle();
+    /// let task = std::thread::spawn(move || handle.spawn(async { 5 })).join().unwrap();
+    /// assert_eq!(rt.block_on(task).unwrap(), 5);
+    /// let inside = rt.block_on(async { runtime::Handle::current() });
+    /// assert!(inside.ptr_eq(&rt.handle()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle(&self) -> Handle {
         self.handle.clone()
     }
 
     /// The runtime's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// let metrics = rt.metrics();
+    /// assert_eq!(metrics.num_workers(), 2);
+    /// assert_eq!(metrics.spawned_tasks(), 1);
+    /// assert_eq!(metrics.alive_tasks(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
         self.handle.metrics()
     }
 
-    /// Makes this runtime current on this thread until the guard drops.
+    /// Makes this runtime current on this thread until the guard drops, so
+    /// that [`runtime::spawn`](crate::spawn) and [`Handle::current`] work
+    /// outside `block_on`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let guard = rt.enter();
+    /// let task = runtime::spawn(async { "spawned outside block_on" });
+    /// drop(guard);
+    /// assert!(runtime::Handle::try_current().is_err());
+    /// assert_eq!(rt.block_on(task).unwrap(), "spawned outside block_on");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn enter(&self) -> EnterGuard<'_> {
         self.handle.enter()
     }
@@ -95,11 +188,42 @@ impl Runtime {
     /// Cancels every task and waits at most `timeout` for the workers and
     /// blocking threads to stop. Threads still busy then (a task stuck in a
     /// poll, a long blocking closure) are left to finish in the background.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = runtime::Runtime::new()?;
+    /// let (started, wait) = std::sync::mpsc::channel();
+    /// rt.spawn(async move {
+    ///     started.send(()).unwrap();
+    ///     std::thread::sleep(Duration::from_secs(60)); // holds its worker
+    /// });
+    /// wait.recv().unwrap();
+    /// let begin = Instant::now();
+    /// rt.shutdown_timeout(Duration::from_millis(100));
+    /// assert!(begin.elapsed() < Duration::from_secs(30), "did not wait for the stuck task");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shutdown(Some(Instant::now() + timeout));
     }
 
-    /// Cancels every task without waiting for any thread.
+    /// Cancels every task without waiting for any thread:
+    /// `shutdown_timeout(Duration::ZERO)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Runtime::new()?;
+    /// let stuck = rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_background();
+    /// // Its handle, awaited on another runtime, reports the cancellation.
+    /// let other = runtime::Builder::new_current_thread().build()?;
+    /// assert!(other.block_on(stuck).unwrap_err().is_cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_background(self) {
         self.shutdown_timeout(Duration::ZERO);
     }

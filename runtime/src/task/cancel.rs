@@ -39,21 +39,85 @@ impl CancelHandle {
     }
 
     /// Cancels the task, exactly as [`JoinHandle::cancel`](crate::task::JoinHandle::cancel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     let canceller = set.spawn(std::future::pending::<()>());
+    ///     canceller.cancel();
+    ///     let result = set.join_next().await.unwrap();
+    ///     assert!(result.unwrap_err().is_cancelled());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel(&self) {
         self.raw.remote_cancel();
     }
 
-    /// Where the task is now.
+    /// Where the task is now. See [`TaskState`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::TaskState;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(async {});
+    ///     let watcher = handle.cancel_handle();
+    ///     assert_eq!(watcher.state(), TaskState::Pending);
+    ///     handle.await.unwrap();
+    ///     assert_eq!(watcher.state(), TaskState::Finished);
+    ///     watcher.cancel(); // does nothing to a finished task
+    ///     assert_eq!(watcher.state(), TaskState::Finished);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn state(&self) -> TaskState {
         TaskState::from_snapshot(self.raw.state().load())
     }
 
     /// `true` once the task is `Finished`, `Failed` or `Cancelled`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(async {});
+    ///     let watcher = handle.cancel_handle();
+    ///     drop(handle); // detaches the task; it runs on
+    ///     assert!(!watcher.is_finished());
+    ///     while !watcher.is_finished() {
+    ///         runtime::task::yield_now().await;
+    ///     }
+    ///     assert_eq!(watcher.state(), runtime::TaskState::Finished);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.state().is_finished()
     }
 
-    /// The task's id.
+    /// The task's id, the same as its [`JoinHandle`](crate::task::JoinHandle)'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(async {});
+    ///     let canceller = handle.cancel_handle();
+    ///     assert_eq!(canceller.id(), handle.id());
+    ///     assert_eq!(canceller.clone().id(), handle.id());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn id(&self) -> TaskId {
         self.raw.id()
     }

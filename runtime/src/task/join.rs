@@ -59,27 +59,119 @@ impl<T> JoinHandle<T> {
     /// on a worker and ends `Cancelled`; a running one is cancelled right
     /// after its current poll (if that poll returns `Ready`, the output wins);
     /// a finished one is left alone. Calling it again does nothing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let stuck = runtime::spawn(std::future::pending::<()>());
+    ///     stuck.cancel();
+    ///     stuck.cancel(); // idempotent
+    ///     assert!(stuck.await.unwrap_err().is_cancelled());
+    ///
+    ///     let done = runtime::spawn(async { 1 });
+    ///     runtime::task::yield_now().await; // lets it run to completion
+    ///     done.cancel(); // too late: the output wins
+    ///     assert_eq!(done.await.unwrap(), 1);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel(&self) {
         self.raw.remote_cancel();
     }
 
-    /// Where the task is now. See [`TaskState`].
+    /// Where the task is now. See [`TaskState`]. A cancelled task that is
+    /// not being polled reads `Cancelled` at once, even before a worker has
+    /// dropped its future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::TaskState;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(async { 1 });
+    ///     // Not polled yet: this thread has not yielded to the task.
+    ///     assert_eq!(handle.state(), TaskState::Pending);
+    ///     runtime::task::yield_now().await;
+    ///     assert_eq!(handle.state(), TaskState::Finished);
+    ///
+    ///     let stuck = runtime::spawn(std::future::pending::<()>());
+    ///     stuck.cancel();
+    ///     assert_eq!(stuck.state(), TaskState::Cancelled);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn state(&self) -> TaskState {
         TaskState::from_snapshot(self.raw.state().load())
     }
 
     /// `true` once the task is `Finished`, `Failed` or `Cancelled`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(async { "done" });
+    ///     assert!(!handle.is_finished());
+    ///     while !handle.is_finished() {
+    ///         runtime::task::yield_now().await;
+    ///     }
+    ///     assert_eq!(handle.await.unwrap(), "done");
+    ///
+    ///     let stuck = runtime::spawn(std::future::pending::<()>());
+    ///     stuck.cancel();
+    ///     assert!(stuck.is_finished()); // cancelled counts as finished
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.state().is_finished()
     }
 
-    /// The task's id.
+    /// The task's id; the [`JoinError`] of the task carries the same one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(std::future::pending::<()>());
+    ///     let id = handle.id();
+    ///     handle.cancel();
+    ///     let err = handle.await.unwrap_err();
+    ///     assert_eq!(err.id(), id);
+    ///     assert_eq!(err.to_string(), format!("task {id} was cancelled"));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn id(&self) -> TaskId {
         self.raw.id()
     }
 
     /// A cloneable handle that can cancel the task and watch its state but
     /// not await its output; it keeps no output alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::TaskState;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(std::future::pending::<()>());
+    ///     let canceller = handle.cancel_handle();
+    ///     assert_eq!(canceller.id(), handle.id());
+    ///     canceller.clone().cancel();
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    ///     // It outlives the JoinHandle.
+    ///     assert_eq!(canceller.state(), TaskState::Cancelled);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel_handle(&self) -> CancelHandle {
         self.raw.ref_inc();
         // SAFETY: the reference was just taken for the new handle.

@@ -101,7 +101,17 @@ impl Wake for EntryWake {
 }
 
 impl<T: Send + 'static> JoinSet<T> {
-    /// An empty set.
+    /// An empty set. Making one needs no runtime; spawning into it does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let set: JoinSet<u32> = JoinSet::new();
+    /// assert!(set.is_empty());
+    /// assert_eq!(set.len(), 0);
+    /// ```
     pub fn new() -> Self {
         JoinSet {
             slots: Vec::new(),
@@ -120,6 +130,25 @@ impl<T: Send + 'static> JoinSet<T> {
     ///
     /// # Panics
     /// Outside a runtime, like [`spawn`](crate::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     let first = set.spawn(async { 1 });
+    ///     let second = set.spawn(async { 2 });
+    ///     assert_ne!(first.id(), second.id());
+    ///     assert_eq!(set.len(), 2);
+    ///     let mut outputs = set.join_all().await;
+    ///     outputs.sort();
+    ///     assert_eq!(outputs, [1, 2]);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&mut self, future: F) -> CancelHandle
     where
@@ -157,11 +186,51 @@ impl<T: Send + 'static> JoinSet<T> {
     ///
     /// Cancel safety: if this future is dropped before it completes, no
     /// result is lost; the task stays in the set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    /// use runtime::time::{self, Duration};
+    ///
+    /// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(async {
+    ///         time::sleep(Duration::from_secs(1)).await;
+    ///         "slow"
+    ///     });
+    ///     set.spawn(async { "fast" });
+    ///     assert_eq!(set.join_next().await.unwrap().unwrap(), "fast");
+    ///     assert_eq!(set.join_next().await.unwrap().unwrap(), "slow");
+    ///     assert!(set.join_next().await.is_none()); // empty
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
         poll_fn(|cx| self.poll_join_next(cx)).await
     }
 
-    /// The result of a task that has already finished, without waiting.
+    /// The result of a task that has already finished, without waiting;
+    /// `None` if none has (or the set is empty).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(async { 7 });
+    ///     // This thread has not yielded yet, so the task has not run.
+    ///     assert!(set.try_join_next().is_none());
+    ///     runtime::task::yield_now().await;
+    ///     assert_eq!(set.try_join_next().unwrap().unwrap(), 7);
+    ///     assert!(set.try_join_next().is_none());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
@@ -234,6 +303,24 @@ impl<T: Send + 'static> JoinSet<T> {
     /// If a task panicked, the remaining tasks are cancelled and the panic
     /// is resumed in the caller; if a task was cancelled, this panics saying
     /// which.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     for i in 1..=3 {
+    ///         set.spawn(async move { i * 10 });
+    ///     }
+    ///     let mut outputs = set.join_all().await;
+    ///     outputs.sort(); // they come in completion order
+    ///     assert_eq!(outputs, [10, 20, 30]);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn join_all(mut self) -> Vec<T> {
         let mut outputs = Vec::with_capacity(self.len);
         while let Some(result) = self.join_next().await {
@@ -253,6 +340,26 @@ impl<T: Send + 'static> JoinSet<T> {
 
     /// Cancels every task in the set. They stay in the set until joined;
     /// `join_next` then returns their (cancelled, or finished) results.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     for _ in 0..3 {
+    ///         set.spawn(std::future::pending::<()>());
+    ///     }
+    ///     set.cancel_all();
+    ///     assert_eq!(set.len(), 3); // in the set until joined
+    ///     while let Some(result) = set.join_next().await {
+    ///         assert!(result.unwrap_err().is_cancelled());
+    ///     }
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancel_all(&mut self) {
         for entry in self.slots.iter().flatten() {
             entry.handle.cancel();
@@ -261,17 +368,69 @@ impl<T: Send + 'static> JoinSet<T> {
 
     /// Cancels every task and waits until each has ended; the set is empty
     /// afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    /// use runtime::TaskState;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     let watcher = set.spawn(std::future::pending::<()>());
+    ///     set.shutdown().await;
+    ///     assert!(set.is_empty());
+    ///     assert_eq!(watcher.state(), TaskState::Cancelled);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn shutdown(&mut self) {
         self.cancel_all();
         while self.join_next().await.is_some() {}
     }
 
     /// The number of tasks in the set (finished ones count until joined).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(async {});
+    ///     set.spawn(async {});
+    ///     runtime::task::yield_now().await; // both run to completion...
+    ///     assert_eq!(set.len(), 2); // ...and still count
+    ///     set.join_next().await.unwrap().unwrap();
+    ///     assert_eq!(set.len(), 1);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// `true` if the set holds no task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::task::JoinSet;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     assert!(set.is_empty());
+    ///     set.spawn(async {});
+    ///     assert!(!set.is_empty());
+    ///     set.join_next().await.unwrap().unwrap();
+    ///     assert!(set.is_empty());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -53,16 +53,52 @@ fn current_thread_handle(what: &str) -> Handle {
 ///
 /// # Panics
 /// Outside a current_thread runtime, or if the clock is already paused.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::time::{self, Duration, Instant};
+///
+/// let rt = runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     time::pause();
+///     let start = Instant::now();
+///     std::thread::sleep(Duration::from_millis(5));
+///     assert_eq!(Instant::now(), start); // stands still
+///     time::advance(Duration::from_secs(60)).await;
+///     assert_eq!(start.elapsed(), Duration::from_secs(60));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn pause() {
     let handle = current_thread_handle("pause");
     assert!(handle.time().clock().pause(), "the clock is already paused");
 }
 
-/// Restarts the current runtime's clock from where it stands.
+/// Restarts the current runtime's clock. It never goes back: it runs on
+/// from where it stands or, if the OS clock is ahead of that (the clock was
+/// paused for longer than it was advanced), from the OS clock.
 ///
 /// # Panics
 /// Outside a current_thread runtime, or if the clock is not paused.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::time::{self, Duration, Instant};
+///
+/// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+/// rt.block_on(async {
+///     let start = Instant::now();
+///     time::advance(Duration::from_secs(3600)).await;
+///     time::resume();
+///     std::thread::sleep(Duration::from_millis(5));
+///     let elapsed = start.elapsed(); // the advance is kept, and time moves again
+///     assert!(elapsed > Duration::from_secs(3600));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn resume() {
     let handle = current_thread_handle("resume");

@@ -77,6 +77,22 @@ fn far_future() -> std::time::Instant {
 
 /// The future returned by [`sleep`] and [`sleep_until`]. Dropping it
 /// removes its timer.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::time::{self, Duration, Instant};
+///
+/// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+/// rt.block_on(async {
+///     let start = Instant::now();
+///     let sleep = time::sleep(Duration::from_secs(5));
+///     assert_eq!(sleep.deadline(), start + Duration::from_secs(5));
+///     sleep.await; // the idle runtime jumps to the deadline
+///     assert_eq!(start.elapsed(), Duration::from_secs(5));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Sleep {
     handle: Handle,
     deadline: std::time::Instant,
@@ -94,16 +110,66 @@ impl Sleep {
     }
 
     /// When this sleep completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::time::{self, Duration, Instant};
+    ///
+    /// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+    /// rt.block_on(async {
+    ///     let deadline = Instant::now() + Duration::from_millis(20);
+    ///     assert_eq!(time::sleep_until(deadline).deadline(), deadline);
+    ///     let sleep = time::sleep(Duration::from_millis(20));
+    ///     assert_eq!(sleep.deadline(), deadline); // the paused clock has not moved
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn deadline(&self) -> Instant {
         Instant::from_std(self.deadline)
     }
 
     /// `true` once the deadline has passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::time::{self, Duration};
+    ///
+    /// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+    /// rt.block_on(async {
+    ///     let sleep = time::sleep(Duration::from_secs(1));
+    ///     assert!(!sleep.is_elapsed());
+    ///     time::advance(Duration::from_secs(1)).await;
+    ///     assert!(sleep.is_elapsed());
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         self.handle.time().clock().now() >= self.deadline
     }
 
     /// Moves the deadline (earlier or later); the sleep is pending again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::time::{self, Duration, Instant};
+    ///
+    /// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+    /// rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     let mut sleep = time::sleep(Duration::from_secs(60));
+    ///     sleep.reset(start + Duration::from_secs(1)); // earlier
+    ///     (&mut sleep).await;
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(1));
+    ///     sleep.reset(start + Duration::from_secs(3)); // pending again
+    ///     assert!(!sleep.is_elapsed());
+    ///     sleep.await;
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(3));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.deregister();
         self.deadline = deadline.into_std();

@@ -9,6 +9,25 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// The deadline of a [`timeout`] passed before its future completed.
+/// Displays as `deadline has elapsed`; converts into an [`std::io::Error`]
+/// of kind `TimedOut`.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::time::{self, Duration};
+///
+/// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+/// rt.block_on(async {
+///     let err = time::timeout(Duration::from_secs(1), std::future::pending::<()>())
+///         .await
+///         .unwrap_err();
+///     assert_eq!(err.to_string(), "deadline has elapsed");
+///     let io: std::io::Error = err.into();
+///     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elapsed(());
 
@@ -63,6 +82,22 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Like [`timeout`], with an absolute deadline.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::time::{self, Duration, Instant};
+///
+/// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+/// rt.block_on(async {
+///     let deadline = Instant::now() + Duration::from_secs(5);
+///     assert_eq!(time::timeout_at(deadline, async { 1 }).await, Ok(1));
+///     let slow = time::timeout_at(deadline, time::sleep(Duration::from_secs(10)));
+///     assert!(slow.await.is_err());
+///     assert_eq!(Instant::now(), deadline); // given up at the deadline
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
@@ -72,6 +107,28 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 }
 
 /// The future returned by [`timeout`].
+/// Awaiting it to [`Elapsed`] drops the inner future, and with it whatever
+/// that owns.
+///
+/// # Examples
+///
+/// ```
+/// use runtime::time::{self, Duration};
+/// use std::sync::Arc;
+///
+/// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+/// rt.block_on(async {
+///     let shared = Arc::new(());
+///     let owned = shared.clone();
+///     let work = async move {
+///         let _owned = owned;
+///         std::future::pending::<()>().await
+///     };
+///     assert!(time::timeout(Duration::from_secs(1), work).await.is_err());
+///     assert_eq!(Arc::strong_count(&shared), 1); // `work` was dropped
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Timeout<F> {
     future: F,
     sleep: Sleep,
@@ -79,11 +136,43 @@ pub struct Timeout<F> {
 
 impl<F> Timeout<F> {
     /// The inner future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::time::{self, Duration};
+    /// use runtime::TaskState;
+    ///
+    /// let rt = runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let handle = runtime::spawn(async { 1 });
+    ///     let limited = time::timeout(Duration::from_secs(1), handle);
+    ///     assert_eq!(limited.get_ref().state(), TaskState::Pending);
+    ///     assert_eq!(limited.await.unwrap().unwrap(), 1);
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn get_ref(&self) -> &F {
         &self.future
     }
 
-    /// Gives the inner future back.
+    /// Gives the inner future back, without the time limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::time::{self, Duration, Instant};
+    ///
+    /// let rt = runtime::Builder::new_current_thread().start_paused(true).build()?;
+    /// rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     let slow = time::sleep(Duration::from_secs(2));
+    ///     let limited = time::timeout(Duration::from_secs(1), slow);
+    ///     limited.into_inner().await; // no time limit any more
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(2));
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_inner(self) -> F {
         self.future
     }
