@@ -246,7 +246,7 @@ fn try_current_says_why_it_failed_and_works_inside() {
 #[test]
 fn invalid_settings_are_build_errors() {
     type Configure = Box<dyn Fn(&mut Builder) -> &mut Builder>;
-    let cases: [(&str, Configure); 5] = [
+    let cases: [(&str, Configure); 6] = [
         (
             "worker_threads must be at least 1",
             Box::new(|b| b.worker_threads(0)),
@@ -267,13 +267,22 @@ fn invalid_settings_are_build_errors() {
             "ring_entries must be between 1 and 32768",
             Box::new(|b| b.ring_entries(0)),
         ),
+        (
+            "thread_name must not contain a NUL byte",
+            Box::new(|b| b.thread_name("a\0b")),
+        ),
     ];
     for (message, configure) in cases {
-        let err = configure(&mut Builder::new_multi_thread())
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-        assert_eq!(err.to_string(), message);
+        // Both flavors, but current_thread ignores worker_threads.
+        let flavors = [Builder::new_multi_thread(), Builder::new_current_thread()];
+        for (flavor, mut builder) in flavors.into_iter().enumerate() {
+            if flavor == 1 && message.starts_with("worker_threads") {
+                continue;
+            }
+            let err = configure(&mut builder).build().unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{message}");
+            assert_eq!(err.to_string(), message);
+        }
     }
 }
 

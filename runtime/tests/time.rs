@@ -277,3 +277,162 @@ fn sleeps_spend_the_coop_budget() {
         assert!(seen_at <= 200, "{seen_at}");
     });
 }
+
+// ----- defects found by stress tests -----
+
+/// What a timer of a shut-down runtime does when awaited: panics with the
+/// message, instead of waiting for a wheel no worker drives.
+fn assert_panics_with_shutdown_message(result: std::thread::Result<()>) {
+    let payload = result.expect_err("a timer of a shut-down runtime must not wait or fire");
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(message.contains("runtime has shut down"), "{message}");
+}
+
+/// Runs `f` on a thread and fails (instead of hanging the suite) if it
+/// does not end within 20 s.
+fn within_20s<F: FnOnce() + Send + 'static>(f: F) -> std::thread::Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(result);
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("hung: a timer of a shut-down runtime waited")
+}
+
+fn both_flavors() -> [Runtime; 2] {
+    [
+        Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap(),
+        Builder::new_current_thread().build().unwrap(),
+    ]
+}
+
+#[test]
+fn a_sleep_on_a_dropped_runtime_panics_instead_of_waiting_forever() {
+    for rt in both_flavors() {
+        let handle = rt.handle();
+        drop(rt);
+        let result = within_20s(move || {
+            handle.block_on(async { time::sleep(Duration::from_millis(100)).await });
+        });
+        assert_panics_with_shutdown_message(result);
+    }
+}
+
+#[test]
+fn a_block_on_sleeping_when_the_runtime_drops_panics_instead_of_waiting_forever() {
+    for rt in both_flavors() {
+        let handle = rt.handle();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handle.block_on(async {
+                    let sleep = time::sleep(Duration::from_secs(3600));
+                    let mut sleep = std::pin::pin!(sleep);
+                    // Registered in a wheel before the runtime drops.
+                    std::future::poll_fn(|cx| {
+                        assert!(sleep.as_mut().poll(cx).is_pending());
+                        std::task::Poll::Ready(())
+                    })
+                    .await;
+                    started_tx.send(()).unwrap();
+                    sleep.await;
+                })
+            }))
+        });
+        started_rx.recv().unwrap();
+        drop(rt);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(sleeper.join().unwrap());
+        });
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("hung: the sleeping block_on was never woken");
+        assert_panics_with_shutdown_message(result);
+    }
+}
+
+#[test]
+fn a_sleep_registered_before_the_drop_and_polled_after_on_another_executor_panics() {
+    for rt in both_flavors() {
+        // Registered in the runtime's wheel, then carried out of it.
+        let mut sleep = Box::pin(rt.block_on(async {
+            let mut sleep = Box::pin(time::sleep(Duration::from_secs(3600)));
+            std::future::poll_fn(|cx| {
+                assert!(sleep.as_mut().poll(cx).is_pending());
+                std::task::Poll::Ready(())
+            })
+            .await;
+            sleep
+        }));
+        drop(rt);
+        let result = within_20s(move || futures_executor_block_on(sleep.as_mut()));
+        assert_panics_with_shutdown_message(result);
+    }
+}
+
+/// A minimal executor that is not the runtime: polls on this thread and
+/// sleeps between wakes.
+fn futures_executor_block_on<F: Future<Output = ()> + Unpin>(mut future: F) {
+    struct ThreadWaker(std::thread::Thread);
+    impl std::task::Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    while std::pin::Pin::new(&mut future).poll(&mut cx).is_pending() {
+        std::thread::park();
+    }
+}
+
+#[test]
+fn an_interval_of_duration_max_ticks_without_overflow() {
+    let rt = paused();
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut interval = time::interval(Duration::MAX);
+        assert_eq!(interval.tick().await, start, "the first tick is at once");
+        // The next deadline saturates far in the future instead of
+        // panicking with "overflow when adding duration to instant".
+        let next = time::timeout(Duration::from_secs(3600), interval.tick()).await;
+        assert!(next.is_err(), "the second tick is not due within an hour");
+        interval.reset();
+        for behavior in [MissedTickBehavior::Delay, MissedTickBehavior::Skip] {
+            let mut interval = time::interval(Duration::MAX);
+            interval.set_missed_tick_behavior(behavior);
+            interval.tick().await;
+            assert!(time::timeout(Duration::from_secs(1), interval.tick())
+                .await
+                .is_err());
+        }
+    });
+}
+
+#[test]
+fn a_skip_interval_after_a_stall_of_more_than_u32_max_periods_moves_on() {
+    let rt = paused();
+    rt.block_on(async {
+        let mut interval = time::interval(Duration::from_nanos(1));
+        interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let first = interval.tick().await;
+        // 5 s of 1 ns periods: 5e9 missed ticks, more than u32::MAX.
+        time::advance(Duration::from_secs(5)).await;
+        let mut previous = first;
+        for _ in 0..3 {
+            let tick = interval.tick().await;
+            assert!(tick > previous, "the same instant twice: {tick:?}");
+            previous = tick;
+        }
+        assert!(previous - first >= Duration::from_secs(5), "skipped ahead");
+    });
+}

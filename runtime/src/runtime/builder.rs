@@ -520,6 +520,11 @@ impl Builder {
         if self.max_blocking_threads == 0 {
             return invalid("max_blocking_threads must be at least 1");
         }
+        if self.thread_name.contains('\0') {
+            // std panics on it when the first thread starts; on current_thread
+            // that was the first `spawn_blocking`, long after `build`.
+            return invalid("thread_name must not contain a NUL byte");
+        }
         if self.global_queue_interval == 0 {
             return invalid("global_queue_interval must be at least 1");
         }

@@ -101,6 +101,9 @@ impl Shared {
         if let Some(park) = self.park.lock().as_ref() {
             park.shutdown();
         }
+        // Timers too: one awaited after this (or now, by a `block_on` on
+        // another thread) panics with a message instead of waiting.
+        self.time.shutdown();
         self.driver.unpark();
     }
 

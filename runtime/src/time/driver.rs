@@ -8,10 +8,15 @@
 //!
 //! Trade-off: a worker stuck in a long poll fires its own wheel's timers
 //! late; the other workers do not take them over.
+//!
+//! At shutdown (`shutdown`, once no worker runs any more) every wheel is
+//! drained and its timers woken: a sleep polled after its runtime is gone
+//! panics with a message instead of waiting forever, as tokio's do.
 
 use super::clock::Clock;
 use super::wheel::{TimerKey, Wheel};
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -23,6 +28,10 @@ const FIRE_BATCH: usize = 32;
 pub(crate) struct TimeDriver {
     clock: Clock,
     shards: Box<[Mutex<Wheel<Waker>>]>,
+    /// Set once, by the runtime's shutdown after its workers stopped: no
+    /// wheel will ever be driven again, so every timer is woken (and
+    /// panics when polled) instead of waiting forever.
+    shut_down: AtomicBool,
 }
 
 impl TimeDriver {
@@ -32,7 +41,48 @@ impl TimeDriver {
             shards: (0..shards.max(1))
                 .map(|_| Mutex::new(Wheel::new()))
                 .collect(),
+            shut_down: AtomicBool::new(false),
         }
+    }
+
+    /// The runtime has shut down: marks every wheel dead and wakes every
+    /// timer in it, so a sleep being awaited (a `block_on` on another
+    /// thread, a future moved to another executor) is polled once more and
+    /// reports the shutdown instead of waiting for a wheel nobody drives.
+    ///
+    /// No timer is missed: the flag is stored before each shard's lock is
+    /// taken to drain it, and a sleep checks the flag again after it
+    /// registered under that lock (`Sleep::poll`), so a registration either
+    /// lands before the drain (and is woken) or sees the flag.
+    pub(crate) fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::SeqCst);
+        for shard in 0..self.shards.len() {
+            loop {
+                // Taken out under the lock, woken outside it (as in `process`).
+                let mut batch = Vec::with_capacity(FIRE_BATCH);
+                {
+                    let mut wheel = self.shards[shard].lock();
+                    while batch.len() < FIRE_BATCH {
+                        match wheel.poll(u64::MAX) {
+                            Some((_, waker)) => batch.push(waker),
+                            None => break,
+                        }
+                    }
+                }
+                let last = batch.len() < FIRE_BATCH;
+                for waker in batch {
+                    waker.wake();
+                }
+                if last {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has run.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
     }
 
     pub(crate) fn clock(&self) -> &Clock {

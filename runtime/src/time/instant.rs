@@ -160,6 +160,19 @@ impl From<Instant> for std::time::Instant {
     }
 }
 
+impl Instant {
+    /// `self + duration`, or a point far in the future (30 years from now,
+    /// as `sleep(Duration::MAX)` uses, and never before `self`) where that
+    /// would overflow: the timers' edge arithmetic saturates instead of
+    /// panicking.
+    pub(crate) fn saturating_add(self, duration: Duration) -> Instant {
+        match self.0.checked_add(duration) {
+            Some(instant) => Instant(instant),
+            None => Instant(self.0.max(super::sleep::far_future())),
+        }
+    }
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
 

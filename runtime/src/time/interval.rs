@@ -156,14 +156,19 @@ impl Interval {
         std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
         let due = self.sleep.deadline();
         let now = Instant::now();
+        // Saturating throughout: `interval(Duration::MAX)` must not panic,
+        // and a `Skip` interval stalled for more than `u32::MAX` periods
+        // must still move on (a `u32` count of periods once wrapped to 0
+        // here and returned the same instant forever).
+        let following = due.saturating_add(self.period);
         let next = match self.missed {
-            MissedTickBehavior::Burst => due + self.period,
-            MissedTickBehavior::Delay if now > due + self.period => now + self.period,
-            MissedTickBehavior::Skip if now > due + self.period => {
+            MissedTickBehavior::Burst => following,
+            MissedTickBehavior::Delay if now > following => now.saturating_add(self.period),
+            MissedTickBehavior::Skip if now > following => {
                 let behind = (now - due).as_nanos() / self.period.as_nanos().max(1);
-                due + self.period * (u32::try_from(behind).unwrap_or(u32::MAX) + 1)
+                due.saturating_add(periods(self.period, behind + 1))
             }
-            MissedTickBehavior::Delay | MissedTickBehavior::Skip => due + self.period,
+            MissedTickBehavior::Delay | MissedTickBehavior::Skip => following,
         };
         self.sleep.reset(next);
         Poll::Ready(due)
@@ -228,6 +233,16 @@ impl Interval {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn reset(&mut self) {
-        self.sleep.reset(Instant::now() + self.period);
+        self.sleep.reset(Instant::now().saturating_add(self.period));
     }
+}
+
+/// `period * count`, saturating at `Duration::MAX`.
+fn periods(period: Duration, count: u128) -> Duration {
+    let nanos = period.as_nanos().saturating_mul(count);
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    if secs == u64::MAX {
+        return Duration::MAX;
+    }
+    Duration::new(secs, (nanos % 1_000_000_000) as u32)
 }

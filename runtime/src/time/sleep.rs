@@ -71,7 +71,16 @@ pub(super) fn current_handle(what: &str) -> Handle {
 }
 
 /// About 30 years from now: "never", for durations that overflow `Instant`.
-fn far_future() -> std::time::Instant {
+/// A timer of a runtime that has shut down: no worker will ever fire it.
+#[track_caller]
+fn panic_shut_down() -> ! {
+    panic!(
+        "a timer (sleep, timeout or interval) was polled after its runtime shut down: \
+         the runtime has shut down, and its timers will never fire"
+    )
+}
+
+pub(super) fn far_future() -> std::time::Instant {
     std::time::Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
@@ -189,6 +198,10 @@ impl Future for Sleep {
         let coop = std::task::ready!(coop::poll_proceed(cx));
         let this = &mut *self;
         let time = this.handle.time();
+        if time.is_shut_down() {
+            this.deregister();
+            panic_shut_down();
+        }
         if time.clock().now() >= this.deadline {
             this.deregister();
             coop.made_progress();
@@ -207,6 +220,12 @@ impl Future for Sleep {
                 let shard = this.handle.timer_shard();
                 let key = time.register(shard, this.deadline, cx.waker().clone());
                 this.registration = Some((shard, key));
+                // A shutdown that drained this wheel before our insert
+                // stored its flag first (see `TimeDriver::shutdown`).
+                if time.is_shut_down() {
+                    this.deregister();
+                    panic_shut_down();
+                }
                 this.handle.timer_registered(shard);
             }
         }

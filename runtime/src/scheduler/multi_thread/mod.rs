@@ -201,6 +201,9 @@ impl Shared {
         self.owned.close_and_shutdown_all();
         fence(Ordering::SeqCst);
         drain_injector(self);
+        // No worker drives a wheel any more: wake every timer, so that one
+        // awaited elsewhere (a `block_on` thread) reports the shutdown.
+        self.time.shutdown();
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
