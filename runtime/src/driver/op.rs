@@ -62,18 +62,30 @@
 //! `-ECANCELED`, through the same transitions.
 //!
 //! Wakers are woken, and `data` dropped, after the state lock is released.
+//!
+//! # Model checking
+//!
+//! The parts that race — the state lock, the `data` cell and the `Arc`
+//! behind every reference — are the `crate::loom` shim's types: parking_lot's
+//! `Mutex`, std's `UnsafeCell` (behind loom's `with`/`with_mut` API) and
+//! std's `Arc` in a normal build, loom's under `cfg(loom)`. Where a dropped
+//! future sends its cancel reference is the [`OpOwner`] type parameter of
+//! [`UringOp`]: the ring's [`DriverHandle`] (the default, and the only owner
+//! in a normal build), or, in the loom models, a stand-in that hands the
+//! reference to the model. `loom-tests/tests/op_cell.rs` checks the
+//! lifecycle above for every interleaving of the future (poll, re-poll with
+//! a new waker, drop), the owning ring's completion and the release of the
+//! cancel reference.
 
 use super::handle::DriverHandle;
+use crate::loom::{Arc, Mutex, UnsafeCell};
 use io_uring::squeue;
-use parking_lot::Mutex;
-use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::mem;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// Low bits of a CQE's `user_data` that say what completed. Op objects are
@@ -235,9 +247,11 @@ fn complete_and_drop<T: OpData>(data: Option<T>, res: i32, flags: u32) {
 /// from `Ignored` to `Done`, which makes the caller the sole accessor of
 /// `data`.
 unsafe fn complete_ignored<T: OpData>(ptr: NonNull<Header>, res: i32, flags: u32) {
-    // SAFETY: the caller guarantees the cell is alive and that nobody else
-    // accesses `data` (see above).
-    let data = unsafe { (*ptr.cast::<OpCell<T>>().as_ref().data.get()).take() };
+    // SAFETY: the caller guarantees the cell is alive.
+    let cell = unsafe { ptr.cast::<OpCell<T>>().as_ref() };
+    // SAFETY: the caller guarantees that nobody else accesses `data` (see
+    // above).
+    let data = cell.data.with_mut(|data| unsafe { (*data).take() });
     complete_and_drop(data, res, flags);
 }
 
@@ -254,7 +268,7 @@ unsafe fn release<T: OpData>(ptr: NonNull<Header>) {
 /// A counted, type-erased reference to an op object: the kernel reference or
 /// a cancel reference (see the module docs). Dropping it releases the
 /// reference.
-pub(super) struct OpRef(NonNull<Header>);
+pub(crate) struct OpRef(NonNull<Header>);
 
 // SAFETY: an `OpRef` stands for an `Arc<OpCell<T>>` with `T: Send`, and
 // `OpCell<T>` is then `Send + Sync`, so the `Arc` may be sent anywhere.
@@ -350,25 +364,42 @@ impl fmt::Debug for OpRef {
     }
 }
 
+/// Where a dropped [`UringOp`] sends its cancel reference: the ring that
+/// owns the op. Only [`DriverHandle`] in a normal build (a type parameter,
+/// so the call is static); the loom models put a stand-in here.
+pub(crate) trait OpOwner {
+    /// Hands `op`, a cancel reference, to the ring; the ring releases it
+    /// once the op's completion can no longer be matched (module docs).
+    fn cancel(&self, op: OpRef);
+}
+
+impl OpOwner for DriverHandle {
+    #[inline]
+    fn cancel(&self, op: OpRef) {
+        DriverHandle::cancel(self, op);
+    }
+}
+
 /// The future of one in-flight operation.
 ///
 /// It resolves to `T::Output` once the owning ring's thread has reaped the
 /// completion, on whatever thread the future is polled from by then.
 /// Dropping it before that marks the op `Ignored` and sends an `AsyncCancel`
-/// to the ring that owns it (through that ring's command queue); the op's
-/// data, and so its buffer, is freed only when the completion arrives.
-pub(crate) struct UringOp<T: OpData> {
+/// to the ring that owns it (through that ring's command queue, via
+/// [`OpOwner::cancel`]); the op's data, and so its buffer, is freed only
+/// when the completion arrives.
+pub(crate) struct UringOp<T: OpData, O: OpOwner = DriverHandle> {
     /// `None` once the output has been returned.
     cell: Option<Arc<OpCell<T>>>,
     /// The ring this op was submitted to; cancels go there.
-    owner: DriverHandle,
+    owner: O,
 }
 
-impl<T: OpData> UringOp<T> {
+impl<T: OpData, O: OpOwner> UringOp<T, O> {
     /// Allocates the op, builds its SQE from `data` in its final place, and
     /// returns the future, the kernel reference and the SQE (without
     /// `user_data`; the driver sets it from the kernel reference).
-    pub(super) fn new(data: T, owner: DriverHandle) -> (UringOp<T>, OpRef, squeue::Entry) {
+    pub(super) fn new(data: T, owner: O) -> (UringOp<T, O>, OpRef, squeue::Entry) {
         let mut cell = Arc::new(OpCell {
             header: Header {
                 state: Mutex::new(Lifecycle::Submitted),
@@ -376,13 +407,13 @@ impl<T: OpData> UringOp<T> {
             },
             data: UnsafeCell::new(Some(data)),
         });
-        let sqe = Arc::get_mut(&mut cell)
-            .expect("a new op is not shared yet")
-            .data
-            .get_mut()
-            .as_mut()
-            .expect("a new op has its data")
-            .sqe();
+        let unique = Arc::get_mut(&mut cell).expect("a new op is not shared yet");
+        let sqe = unique.data.with_mut(|data| {
+            // SAFETY: `Arc::get_mut` succeeded, so this is the only
+            // reference to the cell: nothing else can access `data`.
+            let data = unsafe { &mut *data };
+            data.as_mut().expect("a new op has its data").sqe()
+        });
         let kernel_ref = OpRef::new(cell.clone());
         let op = UringOp {
             cell: Some(cell),
@@ -392,7 +423,7 @@ impl<T: OpData> UringOp<T> {
     }
 }
 
-impl<T: OpData> Future for UringOp<T> {
+impl<T: OpData, O: OpOwner> Future for UringOp<T, O> {
     type Output = T::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
@@ -422,16 +453,19 @@ impl<T: OpData> Future for UringOp<T> {
         };
         *state = Lifecycle::Done;
         drop(state);
-        // SAFETY: we moved the op from `Completed` to `Done` under the lock:
-        // the kernel and the driver are finished with `data`, and the future
-        // is the only party allowed to take it (module docs).
-        let data = unsafe { (*cell.data.get()).take() }.expect("a completed op has its data");
+        let data = cell
+            .data
+            // SAFETY: we moved the op from `Completed` to `Done` under the
+            // lock: the kernel and the driver are finished with `data`, and
+            // the future is the only party allowed to take it (module docs).
+            .with_mut(|data| unsafe { (*data).take() })
+            .expect("a completed op has its data");
         this.cell = None;
         Poll::Ready(data.complete(cqe_result(res), flags))
     }
 }
 
-impl<T: OpData> Drop for UringOp<T> {
+impl<T: OpData, O: OpOwner> Drop for UringOp<T, O> {
     fn drop(&mut self) {
         let Some(cell) = self.cell.take() else { return };
         let mut state = cell.header.state.lock();
@@ -448,11 +482,11 @@ impl<T: OpData> Drop for UringOp<T> {
             Lifecycle::Completed { res, flags } => {
                 *state = Lifecycle::Done;
                 drop(state);
-                // We moved the op from `Completed` to `Done` under the lock:
-                // the kernel and the driver are finished with `data`, and the
-                // future is the only party allowed to take it (module docs).
-                // SAFETY: as above, this thread alone may touch `data` now.
-                let data = unsafe { (*cell.data.get()).take() };
+                // SAFETY: we moved the op from `Completed` to `Done` under the
+                // lock: the kernel and the driver are finished with `data`,
+                // and the future is the only party allowed to take it
+                // (module docs).
+                let data = cell.data.with_mut(|data| unsafe { (*data).take() });
                 complete_and_drop(data, res, flags);
             }
             Lifecycle::Ignored | Lifecycle::Done => {
@@ -462,7 +496,7 @@ impl<T: OpData> Drop for UringOp<T> {
     }
 }
 
-impl<T: OpData> fmt::Debug for UringOp<T> {
+impl<T: OpData, O: OpOwner> fmt::Debug for UringOp<T, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.cell {
             Some(cell) => cell.header.state.lock().name(),

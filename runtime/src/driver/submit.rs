@@ -11,16 +11,25 @@
 use super::epoll::EpollOp;
 use super::{Driver, DriverHandle, Op, OpData};
 use crate::scheduler::context;
-use std::cell::{Cell, RefCell};
+use parking_lot::Mutex;
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// A ring owned by the thread that parks on it, with a handle to it for
-/// the moments the ring itself is borrowed.
+/// the moments the ring itself is taken.
+///
+/// The lock is the owner's almost always, taken without contention (one
+/// atomic swap where a `RefCell` borrow used to be); another worker takes
+/// it only to reap the completions of an owner stuck in a long poll
+/// (`scheduler/multi_thread/rescue.rs`), and only with `try_lock`. A
+/// submission that finds it taken (by a rescuer, or by the owner itself
+/// when a waker inside the driver starts I/O) goes through the command
+/// queue.
 pub(crate) struct OwnedRing {
-    pub(crate) driver: RefCell<Driver>,
+    pub(crate) driver: Mutex<Driver>,
     pub(crate) handle: DriverHandle,
 }
 
@@ -28,7 +37,7 @@ impl OwnedRing {
     pub(crate) fn new(driver: Driver) -> OwnedRing {
         let handle = driver.handle().clone();
         OwnedRing {
-            driver: RefCell::new(driver),
+            driver: Mutex::new(driver),
             handle,
         }
     }
@@ -156,11 +165,12 @@ fn submit_local<T: OpData>(data: T) -> Result<Op<T>, T> {
         // SAFETY: CURRENT is only set by `set_current`, whose guard (which
         // borrows the ring) restores it before the ring can be dropped.
         let ring = unsafe { &*ring };
-        match ring.driver.try_borrow_mut() {
-            Ok(mut driver) => Ok(driver.submit(data)),
-            // Re-entered from inside the driver (a waker that submits): go
-            // through the command queue like a foreign thread.
-            Err(_) => Ok(ring.handle.submit(data)),
+        match ring.driver.try_lock() {
+            Some(mut driver) => Ok(driver.submit(data)),
+            // Re-entered from inside the driver (a waker that submits), or
+            // a peer is reaping this ring for us: go through the command
+            // queue like a foreign thread.
+            None => Ok(ring.handle.submit(data)),
         }
     })
 }

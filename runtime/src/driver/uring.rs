@@ -248,6 +248,19 @@ impl Driver {
     /// blocking. Costs a few memory reads when there is nothing to do.
     pub(crate) fn poll(&mut self) -> io::Result<()> {
         self.refresh_owner();
+        self.submit_and_reap()
+    }
+
+    /// [`poll`](Self::poll) on behalf of an owner stuck in a long poll, by
+    /// another worker holding the ring's lock: completions reaped here wake
+    /// their tasks on the calling thread. The caller does not become the
+    /// ring's recorded owner: commands it sends afterwards still write the
+    /// eventfd, so the real owner sees them when it comes back.
+    pub(crate) fn poll_for_stuck_owner(&mut self) -> io::Result<()> {
+        self.submit_and_reap()
+    }
+
+    fn submit_and_reap(&mut self) -> io::Result<()> {
         self.drain_commands();
         self.drain_backlog();
         let must_enter = {

@@ -166,7 +166,8 @@ pub(crate) enum Park {
 
 /// A ring to sleep in, and what parking on it has learnt.
 pub(crate) struct RingPark {
-    ring: crate::driver::OwnedRing,
+    /// Shared with the other workers, which reap it if this one is stuck.
+    ring: Arc<crate::driver::OwnedRing>,
     /// The longest one wait in the ring may last (`RUNTIME_RING_WAIT_MAX_MS`;
     /// see `driver/choice.rs`): for tools such as valgrind that cannot run
     /// other threads while one waits in `io_uring_enter`.
@@ -186,7 +187,7 @@ impl Park {
     pub(crate) fn new(ring: Option<crate::driver::Driver>, wait_cap: Option<Duration>) -> Park {
         match ring {
             Some(driver) => Park::Ring(Box::new(RingPark {
-                ring: crate::driver::OwnedRing::new(driver),
+                ring: Arc::new(crate::driver::OwnedRing::new(driver)),
                 wait_cap,
                 failures: Cell::new(0),
             })),
@@ -206,9 +207,18 @@ impl Park {
     /// Reaps completions without blocking (a memory read when there are none).
     pub(crate) fn poll(&self) {
         if let Park::Ring(park) = self {
-            if let Ok(mut driver) = park.ring.driver.try_borrow_mut() {
+            // Taken: a peer is reaping it for us right now.
+            if let Some(mut driver) = park.ring.driver.try_lock() {
                 let _ = driver.poll();
             }
+        }
+    }
+
+    /// The ring, for the peers that reap it while this thread is stuck.
+    pub(crate) fn ring(&self) -> Option<&Arc<crate::driver::OwnedRing>> {
+        match self {
+            Park::Ring(park) => Some(&park.ring),
+            Park::Condvar(_) => None,
         }
     }
 
@@ -231,19 +241,19 @@ impl Park {
     /// kernel to finish with them.
     pub(crate) fn shutdown(&self) {
         if let Park::Ring(park) = self {
-            park.ring.driver.borrow_mut().shutdown();
+            park.ring.driver.lock().shutdown();
         }
     }
 
     /// Operations submitted and completed on the ring so far.
     pub(crate) fn io_counts(&self) -> (u64, u64) {
         match self {
-            Park::Ring(park) => match park.ring.driver.try_borrow() {
-                Ok(driver) => {
+            Park::Ring(park) => match park.ring.driver.try_lock() {
+                Some(driver) => {
                     let stats = driver.stats();
                     (stats.submitted, stats.completed)
                 }
-                Err(_) => (0, 0),
+                None => (0, 0),
             },
             Park::Condvar(_) => (0, 0),
         }
@@ -262,7 +272,7 @@ impl RingPark {
         // on every park, and back off (10 ms doubling to 1 s) so a broken
         // ring neither floods stderr nor spins; a wait that works again
         // resets both.
-        match self.ring.driver.borrow_mut().park(timeout) {
+        match self.ring.driver.lock().park(timeout) {
             Ok(()) => self.failures.set(0),
             Err(err) => {
                 let failures = self.failures.get();

@@ -3,6 +3,7 @@
 //! injector (`worker.rs`), sleeping by the idle protocol (`idle.rs`).
 
 mod idle;
+mod rescue;
 mod worker;
 
 #[cfg(not(loom))]
@@ -71,6 +72,12 @@ struct Remote {
     stealer: Stealer<Runnable>,
     unparker: Unpark,
     stats: CachePadded<WorkerStats>,
+    /// The worker's ring, reaped by a peer while the worker is stuck
+    /// (`rescue.rs`); `None` on the epoll driver.
+    ring: Option<Arc<crate::driver::OwnedRing>>,
+    /// Set while the worker parks: a parked worker is not stuck. A hint
+    /// only (relaxed); the ring's lock is what makes a rescue safe.
+    parked: AtomicBool,
 }
 
 /// Builds the shared state and the parts each worker thread takes along;
@@ -92,6 +99,8 @@ pub(crate) fn build(
             stealer: local.stealer(),
             unparker: park.unparker(),
             stats: CachePadded::new(WorkerStats::default()),
+            ring: park.ring().cloned(),
+            parked: AtomicBool::new(false),
         });
         launches.push(worker::Launch { index, local, park });
     }

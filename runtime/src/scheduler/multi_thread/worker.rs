@@ -5,6 +5,7 @@
 //! the LIFO slot, the local queue, a batch from the injector; then steal a
 //! batch from a random victim; then park.
 
+use super::rescue::{Watch, RESCUE_INTERVAL};
 use super::{Runnable, Shared};
 use crate::scheduler::context;
 use crate::scheduler::coop;
@@ -39,6 +40,8 @@ struct WorkerThread {
     tick: Cell<u32>,
     is_searching: Cell<bool>,
     rng: Cell<u64>,
+    /// The peers' progress, to step in for one stuck in a poll.
+    watch: Watch,
 }
 
 thread_local! {
@@ -62,6 +65,7 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
         tick: Cell::new(0),
         is_searching: Cell::new(false),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (launch.index as u64 + 1)),
+        watch: Watch::new(shared.remotes.len()),
     };
     CURRENT.with(|c| c.set(&worker));
     {
@@ -152,6 +156,7 @@ impl WorkerThread {
             if tick % self.shared.config.event_interval == 0 {
                 self.park.poll();
                 self.shared.time.process(self.index);
+                self.watch.look_if_due(&self.shared, self.index);
             }
             if let Some(task) = self.next_task(tick).or_else(|| self.steal_work()) {
                 self.run_task(task);
@@ -257,12 +262,25 @@ impl WorkerThread {
         let (submitted, completed) = self.park.io_counts();
         stats.io_submitted.store(submitted, Ordering::Relaxed);
         stats.io_completed.store(completed, Ordering::Relaxed);
+        let remote = &shared.remotes[self.index];
+        remote.parked.store(true, Ordering::Relaxed);
+        let _awake = UnparkedOnDrop(&remote.parked);
         loop {
             if shared.is_shutdown() {
                 return;
             }
-            self.park.park_timeout(shared.time.park_timeout(self.index));
-            let fired = shared.time.process(self.index);
+            let mut timeout = shared.time.park_timeout(self.index);
+            let peer_awake = Watch::peer_awake(shared, self.index);
+            if peer_awake {
+                // An awake peer may get stuck: look again in a while.
+                timeout = Some(timeout.map_or(RESCUE_INTERVAL, |t| t.min(RESCUE_INTERVAL)));
+            }
+            self.park.park_timeout(timeout);
+            let mut fired = shared.time.process(self.index);
+            if peer_awake && self.watch.look(shared, self.index, Instant::now()) {
+                // The rescued tasks were woken onto this worker.
+                fired += 1;
+            }
             if shared.idle.transition_worker_from_parked(self.index) {
                 // Notified: worker_to_notify counted us as searching.
                 self.is_searching.set(true);
@@ -296,6 +314,15 @@ impl WorkerThread {
         x ^= x >> 27;
         self.rng.set(x);
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Clears a worker's `parked` flag when its park returns, however it does.
+struct UnparkedOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for UnparkedOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
