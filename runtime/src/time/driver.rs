@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 /// may drop a sleep, which takes this lock.
 const FIRE_BATCH: usize = 32;
 
+/// The runtime has shut down: its timers never fire.
+#[derive(Debug)]
+pub(crate) struct ShutDown;
+
 pub(crate) struct TimeDriver {
     clock: Clock,
     shards: Box<[Mutex<Wheel<Waker>>]>,
@@ -51,9 +55,9 @@ impl TimeDriver {
     /// reports the shutdown instead of waiting for a wheel nobody drives.
     ///
     /// No timer is missed: the flag is stored before each shard's lock is
-    /// taken to drain it, and a sleep checks the flag again after it
-    /// registered under that lock (`Sleep::poll`), so a registration either
-    /// lands before the drain (and is woken) or sees the flag.
+    /// taken to drain it, and `register` reads the flag again after its
+    /// insert, so a registration either lands before the drain (and is
+    /// woken) or sees the flag.
     pub(crate) fn shutdown(&self) {
         self.shut_down.store(true, Ordering::SeqCst);
         for shard in 0..self.shards.len() {
@@ -93,9 +97,31 @@ impl TimeDriver {
         self.shards.len()
     }
 
-    pub(crate) fn register(&self, shard: usize, deadline: Instant, waker: Waker) -> TimerKey {
+    /// Registers a timer in `shard`, or refuses with [`ShutDown`] if the
+    /// runtime has shut down: then nothing will ever fire it.
+    ///
+    /// The flag is read after the insert, under no lock: a shutdown that
+    /// drains this shard stores the flag before it takes the shard's lock,
+    /// so either the drain finds (and wakes) this timer or this read sees
+    /// the flag. Reading it only before the insert would let a timer land
+    /// behind the drain and wait forever (the loom model `timer_shutdown`
+    /// checks both orders).
+    pub(crate) fn register(
+        &self,
+        shard: usize,
+        deadline: Instant,
+        waker: Waker,
+    ) -> Result<TimerKey, ShutDown> {
+        if self.is_shut_down() {
+            return Err(ShutDown);
+        }
         let ms = self.clock.deadline_ms(deadline);
-        self.shards[shard].lock().insert(ms, waker)
+        let key = self.shards[shard].lock().insert(ms, waker);
+        if self.is_shut_down() {
+            self.deregister(shard, key);
+            return Err(ShutDown);
+        }
+        Ok(key)
     }
 
     /// Stores `waker` for a registered timer. `false` if it already fired.

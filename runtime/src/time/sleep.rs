@@ -218,14 +218,10 @@ impl Future for Sleep {
             }
             None => {
                 let shard = this.handle.timer_shard();
-                let key = time.register(shard, this.deadline, cx.waker().clone());
-                this.registration = Some((shard, key));
-                // A shutdown that drained this wheel before our insert
-                // stored its flag first (see `TimeDriver::shutdown`).
-                if time.is_shut_down() {
-                    this.deregister();
+                let Ok(key) = time.register(shard, this.deadline, cx.waker().clone()) else {
                     panic_shut_down();
-                }
+                };
+                this.registration = Some((shard, key));
                 this.handle.timer_registered(shard);
             }
         }
