@@ -367,7 +367,7 @@ impl fmt::Debug for OpRef {
 /// Where a dropped [`UringOp`] sends its cancel reference: the ring that
 /// owns the op. Only [`DriverHandle`] in a normal build (a type parameter,
 /// so the call is static); the loom models put a stand-in here.
-pub(crate) trait OpOwner {
+pub(crate) trait OpOwner: Unpin {
     /// Hands `op`, a cancel reference, to the ring; the ring releases it
     /// once the op's completion can no longer be matched (module docs).
     fn cancel(&self, op: OpRef);
@@ -503,5 +503,38 @@ impl<T: OpData, O: OpOwner> fmt::Debug for UringOp<T, O> {
             None => "Done",
         };
         f.debug_struct("UringOp").field("state", &state).finish()
+    }
+}
+
+// The loom models' access to the op cell (`crate::loom::api`, which cannot
+// name this module's types): the real `UringOp` and `OpRef`, with a mailbox
+// for owner.
+#[cfg(loom)]
+mod loom_hooks {
+    use super::{OpOwner, OpRef, UringOp};
+    use crate::loom::api::{CancelMailbox, ModelOpData, Modelled, OpCellHooks, UringOpCell};
+
+    impl OpOwner for CancelMailbox {
+        fn cancel(&self, op: OpRef) {
+            self.send(op);
+        }
+    }
+
+    impl OpCellHooks for UringOpCell {
+        type Ref = OpRef;
+        type Future<D: ModelOpData> = UringOp<Modelled<D>, CancelMailbox>;
+
+        fn submit<D: ModelOpData>(data: D, owner: CancelMailbox) -> (Self::Future<D>, OpRef) {
+            let (op, kernel_ref, _sqe) = UringOp::new(Modelled::new(data), owner);
+            (op, kernel_ref)
+        }
+
+        fn complete(op: OpRef, res: i32, flags: u32) {
+            op.complete(res, flags);
+        }
+
+        fn is_ignored(op: &OpRef) -> bool {
+            op.is_ignored()
+        }
     }
 }

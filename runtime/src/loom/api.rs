@@ -8,21 +8,31 @@
 //!   spawned on it are real task cells (state word, harness, join waker hand-off);
 //!   [`JoinHandle`] and [`CancelHandle`](crate::CancelHandle) are the public ones.
 //! * [`Idle`]: the multi-thread scheduler's idle protocol, unchanged.
+//! * [`BlockingSlot`]: the epoll driver's blocking-op hand-off, unchanged.
+//! * [`OpCellModel`], [`KernelRef`], [`CancelRef`]: an io_uring op's real
+//!   cell and `UringOp` future (`driver/op.rs`), with the owning ring played
+//!   by the model: it completes the kernel reference and releases the
+//!   cancel reference a dropped future sends.
 //!
 //! Every synchronization point on these paths is a loom type (through
 //! `crate::loom`), so loom explores their interleavings. The scheduler handle
 //! that each task cell holds is a loom `Arc`: a task cell that is never freed
 //! keeps it alive, and loom reports the leak at the end of the iteration.
 
+use crate::driver::{Fallback, OpData};
 use crate::loom::Mutex;
 use crate::scheduler::multi_thread::Idle as RealIdle;
 use crate::task::list::OwnedTasks;
 use crate::task::{spawn_bound, JoinHandle, Notified, Schedule, Task};
+use io_uring::squeue;
 use loom::sync::Arc;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 /// A hand-stepped scheduler for loom models. Cloning it clones a handle to
 /// the same queue and registry.
@@ -238,5 +248,176 @@ impl<T> BlockingSlot<T> {
 impl<T: fmt::Debug> fmt::Debug for BlockingSlot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("BlockingSlot").field(&self.0).finish()
+    }
+}
+
+// ----- io_uring op cell -----
+
+/// An op's data in the op-cell model: what `OpData` is to the driver,
+/// without the SQE (the model's "kernel" is the test itself).
+pub trait ModelOpData: Send + 'static {
+    /// What the op resolves to.
+    type Output;
+
+    /// `OpData::complete`: runs exactly once for every answered op, on the
+    /// thread of whoever ends up with the data (the future's poll, its drop,
+    /// or the ring thread's [`KernelRef::complete`]).
+    fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
+}
+
+/// Adapts a [`ModelOpData`] to the driver's [`OpData`].
+pub(crate) struct Modelled<D>(D);
+
+impl<D> Modelled<D> {
+    pub(crate) fn new(data: D) -> Modelled<D> {
+        Modelled(data)
+    }
+}
+
+impl<D: ModelOpData> OpData for Modelled<D> {
+    type Output = D::Output;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        io_uring::opcode::Nop::new().build()
+    }
+
+    fn complete(self, result: io::Result<u32>, flags: u32) -> D::Output {
+        self.0.complete(result, flags)
+    }
+
+    fn fallback(&self) -> Fallback {
+        Fallback::Immediate
+    }
+
+    fn perform(&mut self) -> i32 {
+        unreachable!("the op-cell model has no epoll driver")
+    }
+}
+
+/// What the op-cell model needs of `driver/op.rs`, whose types are private
+/// to the driver: implemented there, under `cfg(loom)`, for [`UringOpCell`].
+/// Its associated types name the real ones (`OpRef`, `UringOp`).
+pub(crate) trait OpCellHooks {
+    /// `OpRef`: the kernel reference or a cancel reference.
+    type Ref: Send;
+    /// `UringOp<Modelled<D>, CancelMailbox>`.
+    type Future<D: ModelOpData>: Future<Output = D::Output> + Unpin + Send;
+
+    /// `UringOp::new`: the future and the kernel reference (the SQE is
+    /// dropped: nobody submits it).
+    fn submit<D: ModelOpData>(data: D, owner: CancelMailbox) -> (Self::Future<D>, Self::Ref);
+
+    /// `OpRef::complete`: the owning ring reaped the op's completion.
+    fn complete(op: Self::Ref, res: i32, flags: u32);
+
+    /// `OpRef::is_ignored`.
+    fn is_ignored(op: &Self::Ref) -> bool;
+}
+
+/// See [`OpCellHooks`].
+pub(crate) struct UringOpCell;
+
+type Ref = <UringOpCell as OpCellHooks>::Ref;
+
+/// The stand-in for the ring's command queue as a future sees it
+/// (`OpOwner`): what the future's drop sends lands here, and
+/// [`OpCellModel::drop_future`] takes it out on the same thread, right
+/// after. A std mutex on purpose: it is only ever used by the one thread that
+/// drops the future, so it orders nothing loom needs to see; the model hands
+/// the reference on to the ring thread with loom types of its own.
+pub(crate) struct CancelMailbox(std::sync::Arc<std::sync::Mutex<Option<Ref>>>);
+
+impl CancelMailbox {
+    /// `OpOwner::cancel`.
+    pub(crate) fn send(&self, op: Ref) {
+        let previous = self.0.lock().unwrap().replace(op);
+        assert!(previous.is_none(), "a future sent two cancel references");
+    }
+}
+
+/// The future side of one io_uring op cell (`driver/op.rs`): the real
+/// `UringOp` future over the real cell (state lock, data cell, `Arc`
+/// references), with the ring it would send its cancel reference to
+/// replaced by a mailbox. Created with the op's kernel reference, which the
+/// model's "ring thread" completes.
+pub struct OpCellModel<D: ModelOpData> {
+    // Dropped before `sent`: a plain drop sends into `sent`, which then
+    // releases the cancel reference on the dropping thread.
+    op: <UringOpCell as OpCellHooks>::Future<D>,
+    sent: std::sync::Arc<std::sync::Mutex<Option<Ref>>>,
+}
+
+impl<D: ModelOpData> OpCellModel<D> {
+    /// A submitted op holding `data` (state `Submitted`): its future and its
+    /// kernel reference.
+    pub fn new(data: D) -> (OpCellModel<D>, KernelRef) {
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let (op, kernel_ref) = UringOpCell::submit(data, CancelMailbox(sent.clone()));
+        (OpCellModel { op, sent }, KernelRef(kernel_ref))
+    }
+
+    /// Polls the future once with `waker`.
+    pub fn poll(&mut self, waker: &Waker) -> Poll<D::Output> {
+        Pin::new(&mut self.op).poll(&mut Context::from_waker(waker))
+    }
+
+    /// Drops the future (the real `UringOp::drop`) and returns the cancel
+    /// reference it sent to its ring, if it sent one (it does if the op had
+    /// not completed yet). The ring releases that reference once the
+    /// cancel's own completion is reaped: drop it on the ring's thread.
+    pub fn drop_future(self) -> Option<CancelRef> {
+        let OpCellModel { op, sent } = self;
+        drop(op);
+        let cancel = sent.lock().unwrap().take();
+        cancel.map(CancelRef)
+    }
+}
+
+impl<D: ModelOpData> fmt::Debug for OpCellModel<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpCellModel").finish_non_exhaustive()
+    }
+}
+
+/// An op's kernel reference (`OpRef`), as the owning ring holds it from
+/// submission until it reaps the op's completion.
+pub struct KernelRef(Ref);
+
+impl KernelRef {
+    /// The ring reaped the op's completion (`res` as in a CQE: the result,
+    /// or `-errno`): wakes the future or, if it is gone, completes and drops
+    /// the data; then releases this reference.
+    pub fn complete(self, res: i32) {
+        UringOpCell::complete(self.0, res, 0);
+    }
+
+    /// Whether the future is gone (and the completion not reaped yet).
+    pub fn is_ignored(&self) -> bool {
+        UringOpCell::is_ignored(&self.0)
+    }
+}
+
+impl fmt::Debug for KernelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelRef").finish_non_exhaustive()
+    }
+}
+
+/// A cancel reference (`OpRef`) that a dropped future sent to its ring.
+/// Dropping it releases it, as the ring does when the `AsyncCancel`'s own
+/// completion is reaped (or at once, if the op is no longer ignored).
+pub struct CancelRef(Ref);
+
+impl CancelRef {
+    /// The ring's check before it submits the `AsyncCancel` (`cancel_ref`
+    /// in `uring.rs`): is the op still waiting for its completion?
+    pub fn is_ignored(&self) -> bool {
+        UringOpCell::is_ignored(&self.0)
+    }
+}
+
+impl fmt::Debug for CancelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelRef").finish_non_exhaustive()
     }
 }

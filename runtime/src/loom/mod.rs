@@ -3,7 +3,9 @@
 //!
 //! Only what the modelled code needs lives here. `UnsafeCell` follows loom's
 //! closure API (`with` / `with_mut`) in both builds so that loom can track
-//! every access to the task's future, output and join waker.
+//! every access to the task's future, output and join waker, and to an
+//! io_uring op's data. `Arc` is the op cell's (`driver/op.rs`): under loom its
+//! references, raw ones included, are counted and checked for leaks.
 
 // Entry points for the loom models, re-exported as `crate::__loom`.
 #[cfg(loom)]
@@ -13,6 +15,7 @@ pub mod api;
 mod imp {
     pub(crate) use parking_lot::Mutex;
     pub(crate) use std::sync::atomic::{fence, AtomicUsize, Ordering};
+    pub(crate) use std::sync::Arc;
 
     /// `std::cell::UnsafeCell` with loom's access API.
     #[derive(Debug)]
@@ -39,6 +42,10 @@ mod imp {
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+    // Counts every clone and release as a loom operation and reports an
+    // `Arc` still alive at the end of an iteration (a leak). Has the
+    // `into_raw` / `from_raw` / `get_mut` the op cell uses.
+    pub(crate) use loom::sync::Arc;
 
     /// loom's mutex with parking_lot's poison-free `lock()`.
     #[derive(Debug)]
