@@ -364,14 +364,12 @@ fn a_block_on_sleeping_when_the_runtime_drops_panics_instead_of_waiting_forever(
 fn a_sleep_registered_before_the_drop_and_polled_after_on_another_executor_panics() {
     for rt in both_flavors() {
         // Registered in the runtime's wheel, then carried out of it.
-        let mut sleep = Box::pin(rt.block_on(async {
-            let mut sleep = Box::pin(time::sleep(Duration::from_secs(3600)));
-            std::future::poll_fn(|cx| {
-                assert!(sleep.as_mut().poll(cx).is_pending());
-                std::task::Poll::Ready(())
-            })
-            .await;
-            sleep
+        let guard = rt.enter();
+        let mut sleep = Box::pin(time::sleep(Duration::from_secs(3600)));
+        drop(guard);
+        rt.block_on(std::future::poll_fn(|cx| {
+            assert!(sleep.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
         }));
         drop(rt);
         let result = within_20s(move || futures_executor_block_on(sleep.as_mut()));
