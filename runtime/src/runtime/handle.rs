@@ -201,6 +201,40 @@ impl Handle {
         self.inner.io_driver()
     }
 
+    /// A snapshot of every live task of this runtime: id, name, state,
+    /// spawn location, age and polls so far; its `Display` prints one line
+    /// per task, oldest first.
+    ///
+    /// Callable from any thread, also while a worker is stuck in a poll
+    /// (that task shows as `Running`). It never stops the world: it copies
+    /// the registry of live tasks one shard at a time, so a worker spawning
+    /// or completing a task meanwhile waits at most for one shard's copy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::TaskState;
+    ///
+    /// let rt = runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// let waiting = runtime::task::Builder::new()
+    ///     .name("waiter")
+    ///     .spawn_on(std::future::pending::<()>(), &rt.handle());
+    /// let dump = std::thread::spawn({
+    ///     let handle = rt.handle();
+    ///     move || handle.dump()
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// let task = &dump.tasks()[0];
+    /// assert_eq!((task.id(), task.name()), (waiting.id(), Some("waiter")));
+    /// assert_eq!(task.state(), TaskState::Pending);
+    /// assert!(dump.to_string().contains("\"waiter\""));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dump(&self) -> crate::task::Dump {
+        self.inner.dump()
+    }
+
     /// Whether two handles refer to the same runtime.
     ///
     /// # Examples

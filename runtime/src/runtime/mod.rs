@@ -250,6 +250,11 @@ impl Runtime {
         if let Some(reactor) = reactor {
             reactor.shutdown();
         }
+        // Last: a worker still stuck past a `shutdown_timeout` was reported
+        // until now.
+        if let Some(stall) = self.handle.inner.stall() {
+            stall.stop();
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! stealing, no worker threads.
 
 use super::park::{Park, Parker, Unpark, Unparker};
+use super::stall::StallDetector;
 use super::{context, coop, Config, Handle};
 use crate::metrics::WorkerStats;
 use crate::scheduler::blocking::BlockingPool;
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     pub(crate) panicked: AtomicBool,
     pub(crate) stats: WorkerStats,
+    /// With `long_poll_warning` set.
+    pub(crate) stall: Option<Arc<StallDetector>>,
 }
 
 pub(crate) fn build(
@@ -46,9 +49,12 @@ pub(crate) fn build(
     blocking: BlockingPool,
     ring: Option<crate::driver::Driver>,
     reactor: Option<Arc<crate::driver::epoll::Reactor>>,
-) -> Arc<Shared> {
+) -> std::io::Result<Arc<Shared>> {
     let park = Park::new(ring, config.ring_wait_cap);
-    Arc::new(Shared {
+    let stall = config
+        .long_poll_warning
+        .map(|limit| Arc::new(StallDetector::new(limit, 1, config.on_long_poll.clone())));
+    let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         owned: OwnedTasks::new(1),
         time: TimeDriver::new(1, config.start_paused),
@@ -61,14 +67,20 @@ pub(crate) fn build(
         shutdown: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
         stats: WorkerStats::default(),
-    })
+        stall,
+    });
+    if let Some(stall) = &shared.stall {
+        let weak = Arc::downgrade(&shared);
+        stall.start(Box::new(move |id| weak.upgrade()?.owned.label_of(id)))?;
+    }
+    Ok(shared)
 }
 
 impl Shared {
     pub(crate) fn spawn<F>(
         self: &Arc<Self>,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<std::sync::Arc<str>>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
@@ -234,7 +246,9 @@ impl DriveGuard<'_> {
                     break;
                 };
                 shared.stats.polls.fetch_add(1, Ordering::Relaxed);
-                coop::with_budget(|| super::run_task(&shared.config, task, 0));
+                coop::with_budget(|| {
+                    super::run_task(shared.stall.as_deref(), &shared.stats, task, 0)
+                });
                 ran += 1;
             }
             self.check_panicked();

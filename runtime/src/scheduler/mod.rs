@@ -8,13 +8,14 @@ pub(crate) mod coop;
 pub(crate) mod current_thread;
 pub(crate) mod multi_thread;
 pub(crate) mod park;
+pub(crate) mod stall;
 
-use crate::task::{JoinHandle, Notified, TaskId};
+use crate::task::{JoinHandle, Notified};
 use crate::UnhandledPanic;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) type Callback = Arc<dyn Fn() + Send + Sync>;
 
@@ -29,6 +30,7 @@ pub(crate) struct Config {
     pub(crate) on_thread_start: Option<Callback>,
     pub(crate) on_thread_stop: Option<Callback>,
     pub(crate) long_poll_warning: Option<Duration>,
+    pub(crate) on_long_poll: Option<stall::LongPollHook>,
     pub(crate) start_paused: bool,
     /// The longest one wait in a ring may last (`RUNTIME_RING_WAIT_MAX_MS`).
     pub(crate) ring_wait_cap: Option<Duration>,
@@ -45,7 +47,7 @@ impl Handle {
     pub(crate) fn spawn<F>(
         &self,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<std::sync::Arc<str>>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
@@ -135,6 +137,23 @@ impl Handle {
         }
     }
 
+    /// The stall detector, with `long_poll_warning` set.
+    pub(crate) fn stall(&self) -> Option<&Arc<stall::StallDetector>> {
+        match self {
+            Handle::CurrentThread(shared) => shared.stall.as_ref(),
+            Handle::MultiThread(shared) => shared.stall.as_ref(),
+        }
+    }
+
+    /// A snapshot of every live task.
+    pub(crate) fn dump(&self) -> crate::task::Dump {
+        let tasks = match self {
+            Handle::CurrentThread(shared) => shared.owned.snapshot(),
+            Handle::MultiThread(shared) => shared.owned.snapshot(),
+        };
+        crate::task::Dump::new(tasks)
+    }
+
     pub(crate) fn ptr_eq(&self, other: &Handle) -> bool {
         match (self, other) {
             (Handle::CurrentThread(a), Handle::CurrentThread(b)) => Arc::ptr_eq(a, b),
@@ -144,33 +163,21 @@ impl Handle {
     }
 }
 
-/// Polls `task` once, timing the poll if `long_poll_warning` is set.
-pub(crate) fn run_task<S: 'static>(config: &Config, task: Notified<S>, worker: usize) {
-    let Some(limit) = config.long_poll_warning else {
+/// Polls `task` once on `worker`; with `long_poll_warning` set, through
+/// the stall detector, which times it and publishes it to the watchdog.
+pub(crate) fn run_task<S: 'static>(
+    stall: Option<&stall::StallDetector>,
+    stats: &crate::metrics::WorkerStats,
+    task: Notified<S>,
+    worker: usize,
+) {
+    let Some(stall) = stall else {
         return task.run();
     };
     let id = task.id();
     let meta = task.meta();
-    let (name, location) = (meta.name.clone(), meta.location);
-    let started = Instant::now();
-    task.run();
-    let held = started.elapsed();
-    if held > limit {
-        warn_long_poll(id, name.as_deref(), location, worker, held);
-    }
-}
-
-/// Reports a poll that held a worker longer than `long_poll_warning`.
-fn warn_long_poll(
-    id: TaskId,
-    name: Option<&str>,
-    location: &Location<'_>,
-    worker: usize,
-    held: Duration,
-) {
-    let name = name.map(|n| format!(" \"{n}\"")).unwrap_or_default();
-    eprintln!(
-        "runtime: a poll of task {id}{name} (spawned at {location}) held worker {worker} for {held:?}; \
-         move blocking work to `spawn_blocking`"
-    );
+    // The name is shared (an `Arc`), so the report after the poll can name
+    // a task that ended in it.
+    let label = (meta.name.clone(), meta.location);
+    stall.poll(worker, stats, id, label, || task.run());
 }

@@ -22,7 +22,11 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
+// Diagnostics only: not part of any hand-off, so not modelled by loom.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 /// The type-independent front of every task cell.
 #[repr(C)]
@@ -35,11 +39,36 @@ pub(crate) struct Header {
     pub(crate) links: Links,
 }
 
-/// What a task says about itself in diagnostics.
+/// What a task says about itself in diagnostics (`long_poll_warning`,
+/// `Handle::dump`).
 #[derive(Debug)]
 pub(crate) struct Meta {
-    pub(crate) name: Option<Box<str>>,
+    /// Shared, so that a stall report can hold it past the task's end.
+    pub(crate) name: Option<Arc<str>>,
     pub(crate) location: &'static Location<'static>,
+    /// When the task was spawned, on the coarse clock (`dump::coarse_now`):
+    /// one vDSO read per spawn, a few nanoseconds.
+    pub(crate) spawned_at: Duration,
+    /// Polls so far. Written only by the thread that holds RUNNING (a load
+    /// and a store, no read-modify-write), read by dumps from any thread.
+    pub(crate) polls: AtomicU64,
+}
+
+impl Meta {
+    pub(crate) fn new(name: Option<Arc<str>>, location: &'static Location<'static>) -> Meta {
+        Meta {
+            name,
+            location,
+            spawned_at: super::dump::coarse_now(),
+            polls: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a poll; called by the RUNNING holder only.
+    pub(crate) fn count_poll(&self) {
+        let polls = self.polls.load(Ordering::Relaxed);
+        self.polls.store(polls + 1, Ordering::Relaxed);
+    }
 }
 
 /// The part of every cell whose layout does not depend on `F` or `S`.

@@ -62,6 +62,7 @@ where
             TransitionToRunning::StaleDealloc => return self.dealloc(),
         }
 
+        self.header().meta().count_poll();
         // The waker lent to the future borrows the running reference; the
         // future clones it (taking its own reference) if it keeps it.
         let header = self.cell.cast::<Header>();

@@ -27,6 +27,11 @@ impl TaskId {
         TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// The id of a number `as_u64` gave (ids start at 1: 0 is never one).
+    pub(crate) fn from_u64(id: u64) -> TaskId {
+        TaskId(id)
+    }
+
     /// The id as a number, as `Display` prints it.
     pub fn as_u64(self) -> u64 {
         self.0

@@ -10,11 +10,17 @@
 //! shards at four times the worker count, two workers rarely meet on one.
 
 use super::core::Header;
+use super::dump::TaskInfo;
 use super::raw::RawTask;
-use super::{Schedule, Task};
+use super::{Schedule, Task, TaskId, TaskState};
 use crate::loom::{Mutex, UnsafeCell};
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// A task's name and spawn location, for reports.
+pub(crate) type TaskLabel = (Option<Arc<str>>, &'static Location<'static>);
 
 /// A task's place in its registry shard; only touched under that shard's lock.
 pub(crate) struct Links {
@@ -221,6 +227,54 @@ impl<S: Schedule> OwnedTasks<S> {
                 unsafe { RawTask::from_raw(node).shutdown() };
             }
         }
+    }
+
+    /// Copies what every listed task says about itself (`Handle::dump`),
+    /// one shard's lock at a time; nothing else is done under the lock.
+    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+        let now = super::dump::coarse_now();
+        let mut tasks = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            let mut node = shard.head;
+            while let Some(header) = node {
+                // SAFETY: the lock is held; a listed task is live (the
+                // registry holds a reference) and its links are guarded by
+                // this lock.
+                let header_ref = unsafe { header.as_ref() };
+                let meta = header_ref.meta();
+                tasks.push(TaskInfo {
+                    id: header_ref.id,
+                    name: meta.name.clone(),
+                    state: TaskState::from_snapshot(header_ref.state.load()),
+                    spawned_at: meta.location,
+                    age: now.saturating_sub(meta.spawned_at),
+                    polls: meta.polls.load(std::sync::atomic::Ordering::Relaxed),
+                });
+                // SAFETY: as above.
+                node = unsafe { next(header) };
+            }
+        }
+        tasks
+    }
+
+    /// The name and spawn location of the live task `id`, if it is listed
+    /// (for a stall report from the watchdog thread, which may not touch a
+    /// task it holds no reference to).
+    pub(crate) fn label_of(&self, id: TaskId) -> Option<TaskLabel> {
+        let shard = self.shards[id.as_u64() as usize & self.mask].lock();
+        let mut node = shard.head;
+        while let Some(header) = node {
+            // SAFETY: as in `snapshot`.
+            let header_ref = unsafe { header.as_ref() };
+            if header_ref.id == id {
+                let meta = header_ref.meta();
+                return Some((meta.name.clone(), meta.location));
+            }
+            // SAFETY: as in `snapshot`.
+            node = unsafe { next(header) };
+        }
+        None
     }
 
     /// Tasks registered and not yet completed (takes every shard's lock).

@@ -169,6 +169,7 @@
 
 mod cancel;
 pub(crate) mod core;
+pub(crate) mod dump;
 mod error;
 mod harness;
 mod id;
@@ -184,6 +185,7 @@ mod waker;
 mod test;
 
 pub use self::cancel::CancelHandle;
+pub use self::dump::{Dump, TaskInfo};
 pub use self::error::JoinError;
 pub use self::id::TaskId;
 pub use self::join::JoinHandle;
@@ -234,7 +236,7 @@ pub enum TaskState {
 }
 
 impl TaskState {
-    fn from_snapshot(snapshot: Snapshot) -> TaskState {
+    pub(crate) fn from_snapshot(snapshot: Snapshot) -> TaskState {
         match snapshot.outcome() {
             Some(Outcome::Finished) => TaskState::Finished,
             Some(Outcome::Panicked) => TaskState::Failed,
@@ -383,7 +385,7 @@ impl<S: 'static> fmt::Debug for Notified<S> {
 pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
-    name: Option<Box<str>>,
+    name: Option<std::sync::Arc<str>>,
     location: &'static Location<'static>,
 ) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
 where
@@ -391,7 +393,7 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let raw = RawTask::new(future, scheduler, TaskId::next(), Meta { name, location });
+    let raw = RawTask::new(future, scheduler, TaskId::next(), Meta::new(name, location));
     // SAFETY: the three references of a new task are handed out, one each.
     unsafe {
         (

@@ -42,7 +42,7 @@ where
 #[track_caller]
 fn spawn_inner<F>(
     future: F,
-    name: Option<Box<str>>,
+    name: Option<std::sync::Arc<str>>,
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where
@@ -74,7 +74,7 @@ where
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct Builder {
-    name: Option<Box<str>>,
+    name: Option<std::sync::Arc<str>>,
 }
 
 impl Builder {
@@ -126,7 +126,7 @@ pub(crate) fn spawn_bound<F, S>(
     owned: &OwnedTasks<S>,
     scheduler: S,
     future: F,
-    name: Option<Box<str>>,
+    name: Option<std::sync::Arc<str>>,
     location: &'static Location<'static>,
     schedule: impl FnOnce(Notified<S>),
 ) -> JoinHandle<F::Output>

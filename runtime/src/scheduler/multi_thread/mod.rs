@@ -12,6 +12,7 @@ use self::idle::Idle;
 #[cfg(loom)]
 pub(crate) use self::idle::Idle;
 use super::park::{Park, Unpark, Unparker};
+use super::stall::StallDetector;
 use super::Config;
 use crate::metrics::WorkerStats;
 use crate::scheduler::blocking::BlockingPool;
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     workers_done: Condvar,
     /// Threads inside `block_on`, woken when the runtime shuts down.
     block_on_waiters: Mutex<Vec<Unparker>>,
+    /// With `long_poll_warning` set.
+    pub(crate) stall: Option<Arc<StallDetector>>,
 }
 
 pub(crate) struct BlockOnRegistration<'a> {
@@ -104,6 +107,9 @@ pub(crate) fn build(
         });
         launches.push(worker::Launch { index, local, park });
     }
+    let stall = config
+        .long_poll_warning
+        .map(|limit| Arc::new(StallDetector::new(limit, n, config.on_long_poll.clone())));
     let shared = Arc::new(Shared {
         injector: Injector::new(),
         remotes: remotes.into_boxed_slice(),
@@ -118,6 +124,7 @@ pub(crate) fn build(
         running_workers: Mutex::new(n),
         workers_done: Condvar::new(),
         block_on_waiters: Mutex::new(Vec::new()),
+        stall,
     });
     (shared, launches)
 }
@@ -127,6 +134,10 @@ pub(crate) fn launch(
     shared: &Arc<Shared>,
     launches: Vec<worker::Launch>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    if let Some(stall) = &shared.stall {
+        let weak = Arc::downgrade(shared);
+        stall.start(Box::new(move |id| weak.upgrade()?.owned.label_of(id)))?;
+    }
     let mut threads = Vec::with_capacity(launches.len());
     let shared_ref = shared;
     for launch in launches {
@@ -155,7 +166,7 @@ impl Shared {
     pub(crate) fn spawn<F>(
         self: &Arc<Self>,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<std::sync::Arc<str>>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where

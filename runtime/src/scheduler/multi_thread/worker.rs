@@ -244,7 +244,7 @@ impl WorkerThread {
 
     fn poll(&self, task: Runnable) {
         self.stats().polls.fetch_add(1, Ordering::Relaxed);
-        crate::scheduler::run_task(&self.shared.config, task, self.index);
+        crate::scheduler::run_task(self.shared.stall.as_deref(), self.stats(), task, self.index);
     }
 
     fn park(&self) {

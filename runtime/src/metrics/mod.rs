@@ -3,6 +3,10 @@
 //! Counters are relaxed atomics: each is exact on its own, but a snapshot
 //! of several is not taken at one instant.
 
+mod long_poll;
+
+pub use self::long_poll::LongPoll;
+
 use crate::scheduler::Handle;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,6 +15,11 @@ use std::time::Duration;
 #[derive(Default, Debug)]
 pub(crate) struct WorkerStats {
     pub(crate) polls: AtomicU64,
+    /// Polls over the `long_poll_warning` limit (only counted with it set).
+    pub(crate) long_polls: AtomicU64,
+    /// Poll times by [`POLL_TIME_BUCKETS`] (only measured with
+    /// `long_poll_warning` set).
+    poll_times: [AtomicU64; POLL_TIME_BUCKETS.len() + 1],
     pub(crate) steals: AtomicU64,
     pub(crate) stolen_tasks: AtomicU64,
     pub(crate) parks: AtomicU64,
@@ -20,7 +29,25 @@ pub(crate) struct WorkerStats {
     busy_nanos: AtomicU64,
 }
 
+/// Upper bounds of the poll-time histogram's buckets (powers of 16 of a
+/// microsecond); a last bucket takes everything longer.
+pub const POLL_TIME_BUCKETS: [Duration; 4] = [
+    Duration::from_micros(16),
+    Duration::from_micros(256),
+    Duration::from_micros(4096),
+    Duration::from_micros(65536),
+];
+
 impl WorkerStats {
+    /// One poll's time into the histogram.
+    pub(crate) fn record_poll_time(&self, held: Duration) {
+        let bucket = POLL_TIME_BUCKETS
+            .iter()
+            .position(|bound| held < *bound)
+            .unwrap_or(POLL_TIME_BUCKETS.len());
+        self.poll_times[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn add_busy(&self, busy: Duration) {
         let nanos = u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX);
         self.busy_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -38,6 +65,8 @@ impl WorkerStats {
             io_submitted: get(&self.io_submitted),
             io_completed: get(&self.io_completed),
             busy_duration: Duration::from_nanos(get(&self.busy_nanos)),
+            long_polls: get(&self.long_polls),
+            poll_time_histogram: std::array::from_fn(|bucket| get(&self.poll_times[bucket])),
         }
     }
 }
@@ -120,6 +149,13 @@ impl RuntimeMetrics {
         self.handle.time().active_timers()
     }
 
+    /// Reports made by the stall watchdog while a poll still held its
+    /// worker (`Builder::long_poll_warning`; 0 without it). Read from a
+    /// counter the watchdog thread keeps: no cost to the workers.
+    pub fn live_stall_reports(&self) -> u64 {
+        self.handle.stall().map_or(0, |stall| stall.live_reports())
+    }
+
     /// Threads in the blocking pool.
     pub fn blocking_threads(&self) -> usize {
         self.handle.blocking().num_threads()
@@ -171,6 +207,16 @@ pub struct WorkerMetrics {
     pub io_completed: u64,
     /// Time spent running tasks (between parks).
     pub busy_duration: Duration,
+    /// Polls that held the worker longer than the `long_poll_warning`
+    /// limit. Counted only with `long_poll_warning` set (0 otherwise); its
+    /// cost is that option's: two clock reads per poll.
+    pub long_polls: u64,
+    /// Poll times: `poll_time_histogram[i]` counts polls shorter than
+    /// [`POLL_TIME_BUCKETS`]`[i]` (and not shorter than the bound before);
+    /// the last entry counts the rest. Measured only with
+    /// `long_poll_warning` set (all 0 otherwise), at one relaxed increment
+    /// per poll on top of that option's clock reads.
+    pub poll_time_histogram: [u64; POLL_TIME_BUCKETS.len() + 1],
 }
 
 macro_rules! accessors {
@@ -187,4 +233,5 @@ macro_rules! accessors {
 }
 
 accessors!(polls: u64, steals: u64, stolen_tasks: u64, parks: u64, local_queue_depth: usize,
-    lifo_hits: u64, io_submitted: u64, io_completed: u64, busy_duration: Duration);
+    lifo_hits: u64, io_submitted: u64, io_completed: u64, busy_duration: Duration,
+    long_polls: u64, poll_time_histogram: [u64; POLL_TIME_BUCKETS.len() + 1]);
