@@ -173,6 +173,12 @@ impl File {
     /// number of bytes read — 0 at the end of the file (or for a buffer of
     /// capacity 0), possibly fewer than asked — and the buffer.
     ///
+    /// Dropping the future cancels the read. On a regular file nothing is
+    /// lost (the read is positional: read again). On a pipe, FIFO or
+    /// character device, which have no positions, bytes the kernel had
+    /// already read into the buffer by then are lost with it, as for
+    /// [`TcpStream::read`](crate::net::TcpStream::read).
+    ///
     /// # Errors
     ///
     /// The kernel's (`EBADF` if the file is not open for reading, ...);

@@ -8,7 +8,7 @@
 use crate::scheduler::{context, Callback, Handle};
 use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
 use parking_lot::{Condvar, Mutex};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
@@ -88,7 +88,7 @@ struct Pool {
 }
 
 struct PoolState {
-    queue: VecDeque<Notified<BlockingSchedule>>,
+    queue: VecDeque<Job>,
     threads: usize,
     idle: usize,
     /// Wake-ups sent to idle threads and not yet taken, so that a thread
@@ -100,6 +100,24 @@ struct PoolState {
     handle: Option<Handle>,
     workers: HashMap<usize, std::thread::JoinHandle<()>>,
     next_worker_id: usize,
+    /// Threads running a detachable job now (by id): shutdown does not
+    /// wait for them.
+    detached: HashSet<usize>,
+}
+
+/// How long shutdown waits for a detachable call before leaving its thread
+/// to finish in the background.
+const DETACH_GRACE: Duration = Duration::from_secs(1);
+
+/// A queued closure.
+struct Job {
+    task: Notified<BlockingSchedule>,
+    /// The epoll driver's system calls for I/O whose future is gone (at
+    /// shutdown every one is): a call that blocks forever (`open` of a FIFO
+    /// nobody opens for writing) must not hold the runtime's drop. Such a
+    /// thread is left to finish in the background, as with
+    /// `shutdown_background`; what it holds is behind `Arc`s.
+    detachable: bool,
 }
 
 /// The scheduler of blocking tasks: a wake (only a cancel can cause one)
@@ -111,7 +129,12 @@ struct BlockingSchedule {
 
 impl Schedule for BlockingSchedule {
     fn schedule(&self, task: Notified<Self>) {
-        self.pool.push(task);
+        // Only a cancel wakes a blocking task (its closure then drops
+        // unrun, running the user's `Drop`: waited for like any closure).
+        self.pool.push(Job {
+            task,
+            detachable: false,
+        });
     }
 
     fn release(&self, _task: &Task<Self>) -> Option<Task<Self>> {
@@ -142,6 +165,7 @@ impl BlockingPool {
                     handle: None,
                     workers: HashMap::new(),
                     next_worker_id: 0,
+                    detached: HashSet::new(),
                 }),
                 work: Condvar::new(),
                 all_exited: Condvar::new(),
@@ -164,13 +188,43 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
+        self.spawn_job(f, location, false)
+    }
+
+    /// [`spawn`](Self::spawn) for the epoll driver's blocking system calls:
+    /// the pool's shutdown does not wait for the call to return (see `Job`).
+    pub(crate) fn spawn_detachable<F, R>(
+        &self,
+        f: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.spawn_job(f, location, true)
+    }
+
+    fn spawn_job<F, R>(
+        &self,
+        f: F,
+        location: &'static Location<'static>,
+        detachable: bool,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
         let schedule = BlockingSchedule {
             pool: self.inner.clone(),
         };
         let (task, notified, join) = new_task(BlockingTask(Some(f)), schedule, None, location);
         // No registry: its reference goes now (see `release`).
         drop(task);
-        self.inner.push(notified);
+        self.inner.push(Job {
+            task: notified,
+            detachable,
+        });
         join
     }
 
@@ -190,26 +244,48 @@ impl BlockingPool {
         };
         pool.work.notify_all();
         // Dropped outside the lock: both run user code.
-        for task in queued {
-            shutdown_notified(task);
+        for job in queued {
+            shutdown_notified(job.task);
         }
         drop(handle);
 
+        // Every thread, but those in a detachable call only for a grace
+        // period: such a call normally returns at once (an fsync, a read),
+        // and one that does not (an open of a FIFO nobody opens) must not
+        // hold the runtime's drop forever.
+        let grace_ends = Instant::now() + DETACH_GRACE;
         let mut state = pool.state.lock();
-        while state.threads > 0 {
-            match deadline {
+        loop {
+            let now = Instant::now();
+            let in_grace = now < grace_ends;
+            let waited_for = if in_grace { 0 } else { state.detached.len() };
+            if state.threads <= waited_for {
+                break;
+            }
+            if deadline.is_some_and(|deadline| now >= deadline) {
+                return false;
+            }
+            // Wake at the deadline, at the end of the grace period, or
+            // when a thread leaves (or starts a detachable call).
+            let until = match (deadline, in_grace) {
+                (Some(deadline), true) => Some(deadline.min(grace_ends)),
+                (Some(deadline), false) => Some(deadline),
+                (None, true) => Some(grace_ends),
+                (None, false) => None,
+            };
+            match until {
+                Some(until) => drop(pool.all_exited.wait_until(&mut state, until)),
                 None => pool.all_exited.wait(&mut state),
-                Some(deadline) => {
-                    if pool.all_exited.wait_until(&mut state, deadline).timed_out() {
-                        return false;
-                    }
-                }
             }
         }
         let workers = std::mem::take(&mut state.workers);
+        let detached = state.detached.clone();
         drop(state);
-        for (_, worker) in workers {
-            let _ = worker.join();
+        for (id, worker) in workers {
+            // A thread still in a detachable call is left to end by itself.
+            if !detached.contains(&id) {
+                let _ = worker.join();
+            }
         }
         true
     }
@@ -223,13 +299,13 @@ fn shutdown_notified(task: Notified<BlockingSchedule>) {
 }
 
 impl Pool {
-    fn push(self: &Arc<Self>, task: Notified<BlockingSchedule>) {
+    fn push(self: &Arc<Self>, job: Job) {
         let mut state = self.state.lock();
         if state.shutdown {
             drop(state);
-            return shutdown_notified(task);
+            return shutdown_notified(job.task);
         }
-        state.queue.push_back(task);
+        state.queue.push_back(job);
         if state.idle > state.notified {
             state.notified += 1;
             self.work.notify_one();
@@ -254,16 +330,32 @@ impl Pool {
     }
 
     fn run(self: Arc<Self>, id: usize) {
-        let handle = self.state.lock().handle.clone();
-        let _current = handle.as_ref().map(context::set_current);
+        // The runtime is this thread's current one while it runs user
+        // closures (so `Handle::current` works there).
+        let mut current = self.state.lock().handle.as_ref().map(context::set_current);
         if let Some(start) = &self.on_thread_start {
             start();
         }
         let mut state = self.state.lock();
         'outer: loop {
-            while let Some(task) = state.queue.pop_front() {
+            while let Some(job) = state.queue.pop_front() {
+                if job.detachable {
+                    state.detached.insert(id);
+                    // Shutdown may be waiting for the threads it must join.
+                    self.all_exited.notify_all();
+                    // A driver call needs no runtime context, and one left
+                    // behind by shutdown must not keep the runtime (its
+                    // reactor's descriptors) alive while it blocks.
+                    drop(state);
+                    drop(current.take());
+                    job.task.run();
+                    state = self.state.lock();
+                    state.detached.remove(&id);
+                    current = state.handle.as_ref().map(context::set_current);
+                    continue;
+                }
                 drop(state);
-                task.run();
+                job.task.run();
                 state = self.state.lock();
             }
             if state.shutdown {
@@ -293,7 +385,7 @@ impl Pool {
         }
         let mut state = self.state.lock();
         state.threads -= 1;
-        if state.threads == 0 {
+        if state.threads <= state.detached.len() {
             self.all_exited.notify_all();
         }
     }

@@ -80,7 +80,7 @@ impl<T: OpData> EpollOp<T> {
                 let slot = Arc::new(Slot::new(data));
                 let done = handle
                     .blocking()
-                    .spawn(run_blocking(slot.clone()), Location::caller());
+                    .spawn_detachable(run_blocking(slot.clone()), Location::caller());
                 State::Blocking { slot, done }
             }
         };

@@ -76,8 +76,10 @@ struct Remote {
     unparker: Unpark,
     stats: CachePadded<WorkerStats>,
     /// The worker's ring, reaped by a peer while the worker is stuck
-    /// (`rescue.rs`); `None` on the epoll driver.
-    ring: Option<Arc<crate::driver::OwnedRing>>,
+    /// (`rescue.rs`); `None` on the epoll driver, and once the worker has
+    /// shut its ring down: the ring must close with its worker, not live
+    /// on with a `JoinHandle` that outlives the runtime.
+    ring: Mutex<Option<Arc<crate::driver::OwnedRing>>>,
     /// Set while the worker parks: a parked worker is not stuck. A hint
     /// only (relaxed); the ring's lock is what makes a rescue safe.
     parked: AtomicBool,
@@ -102,7 +104,7 @@ pub(crate) fn build(
             stealer: local.stealer(),
             unparker: park.unparker(),
             stats: CachePadded::new(WorkerStats::default()),
-            ring: park.ring().cloned(),
+            ring: Mutex::new(park.ring().cloned()),
             parked: AtomicBool::new(false),
         });
         launches.push(worker::Launch { index, local, park });

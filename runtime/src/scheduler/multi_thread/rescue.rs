@@ -84,7 +84,10 @@ impl Watch {
             // look and nothing else). Its wheel and its ring are behind
             // locks that its own fast path takes uncontended.
             rescued |= shared.time.process(peer) > 0;
-            if let Some(ring) = &remote.ring {
+            // Cloned out of the lock (a rescue is rare), so the ring stays
+            // alive while it is reaped even if its worker is leaving.
+            let ring = remote.ring.lock().clone();
+            if let Some(ring) = ring {
                 if let Some(mut driver) = ring.driver.try_lock() {
                     let before = driver.stats().completed;
                     // An error here is the owner's to report when it parks.

@@ -56,6 +56,7 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
     if let Some(start) = &shared.config.on_thread_start {
         start();
     }
+    let launch_index = launch.index;
     let worker = WorkerThread {
         index: launch.index,
         shared: shared.clone(),
@@ -75,6 +76,8 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
         // completion awaited before the ring may close.
         worker.park.shutdown();
     }
+    // No peer may rescue this ring any more: it closes with this thread.
+    drop(shared.remotes[launch_index].ring.lock().take());
     CURRENT.with(|c| c.set(std::ptr::null()));
     // Queued Notifieds belong to tasks that shutdown cancels; drop them.
     drop(worker.lifo.take());
