@@ -421,3 +421,38 @@ impl fmt::Debug for CancelRef {
         f.debug_struct("CancelRef").finish_non_exhaustive()
     }
 }
+
+/// One runtime's timer wheels (`time/driver.rs`), for the model of the
+/// shutdown hand-off: a timer registered while the runtime shuts down is
+/// either refused or woken by the shutdown's drain, never left behind.
+pub struct TimerWheels(crate::time::driver::TimeDriver);
+
+impl TimerWheels {
+    /// `shards` wheels on a running clock.
+    pub fn new(shards: usize) -> TimerWheels {
+        TimerWheels(crate::time::driver::TimeDriver::new(shards, false))
+    }
+
+    /// Registers a timer an hour away in `shard`: `true` if registered,
+    /// `false` if refused because the runtime has shut down.
+    pub fn register(&self, shard: usize, waker: std::task::Waker) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        self.0.register(shard, deadline, waker).is_ok()
+    }
+
+    /// The runtime's shutdown: marks the wheels dead, wakes every timer.
+    pub fn shutdown(&self) {
+        self.0.shutdown();
+    }
+
+    /// Timers still registered.
+    pub fn registered(&self) -> usize {
+        self.0.active_timers()
+    }
+}
+
+impl fmt::Debug for TimerWheels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerWheels").finish_non_exhaustive()
+    }
+}

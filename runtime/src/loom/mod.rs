@@ -14,7 +14,7 @@ pub mod api;
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use parking_lot::Mutex;
-    pub(crate) use std::sync::atomic::{fence, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
 
     /// `std::cell::UnsafeCell` with loom's access API.
@@ -41,7 +41,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
     // Counts every clone and release as a loom operation and reports an
     // `Arc` still alive at the end of an iteration (a leak). Has the
     // `into_raw` / `from_raw` / `get_mut` the op cell uses.

@@ -15,8 +15,9 @@
 
 use super::clock::Clock;
 use super::wheel::{TimerKey, Wheel};
-use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+// The loom shim: the shutdown hand-off below is model-checked
+// (`loom-tests/tests/timer_shutdown.rs`).
+use crate::loom::{AtomicBool, Mutex, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
