@@ -9,8 +9,8 @@
 //! Run with `cargo bench -p benches --bench scheduler`.
 
 use benches::{
-    build_rayon, build_runtime, build_smol, build_tokio, fib_sequential, Countdown, Flavor,
-    Spawner, WORKERS,
+    build_rayon, build_runtime, build_runtime_with_stall_detector, build_smol, build_tokio,
+    fib_sequential, Countdown, Flavor, Spawner, WORKERS,
 };
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
@@ -216,6 +216,10 @@ macro_rules! three_way {
             group.bench_function("runtime", |b| b.iter(|| $workload(&rt)));
         }
         {
+            let rt = build_runtime_with_stall_detector();
+            group.bench_function("runtime_stall_detector", |b| b.iter(|| $workload(&rt)));
+        }
+        {
             let rt = build_tokio();
             group.bench_function("tokio", |b| b.iter(|| $workload(&rt)));
         }
@@ -238,6 +242,11 @@ fn bench_spawn_many_remote_idle(c: &mut Criterion) {
 fn bench_spawn_many_remote_busy(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_many_remote_busy");
     bench_busy(&mut group, "runtime", build_runtime());
+    bench_busy(
+        &mut group,
+        "runtime_stall_detector",
+        build_runtime_with_stall_detector(),
+    );
     bench_busy(&mut group, "tokio", build_tokio());
     bench_busy(&mut group, "smol", build_smol());
     group.finish();

@@ -96,6 +96,16 @@ pub fn build_runtime() -> runtime::Runtime {
         .expect("building runtime")
 }
 
+/// [`build_runtime`] with the stall detector on (`long_poll_warning`), to
+/// measure what it costs per poll. The limit is never reached here.
+pub fn build_runtime_with_stall_detector() -> runtime::Runtime {
+    runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .long_poll_warning(std::time::Duration::from_millis(100))
+        .build()
+        .expect("building runtime")
+}
+
 impl Flavor for runtime::Runtime {
     type Spawner = runtime::Handle;
 

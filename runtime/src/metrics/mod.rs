@@ -29,13 +29,16 @@ pub(crate) struct WorkerStats {
     busy_nanos: AtomicU64,
 }
 
-/// Upper bounds of the poll-time histogram's buckets (powers of 16 of a
-/// microsecond); a last bucket takes everything longer.
+/// Upper bounds of the poll-time histogram's buckets (1 ms, then powers of
+/// 16 of it); a last bucket takes everything longer. Polls are timed on the
+/// kernel's coarse clock (see `Builder::long_poll_warning`), exact to a
+/// kernel tick (1–4 ms): the histogram tells short polls from the ones that
+/// hold a worker, not microseconds apart.
 pub const POLL_TIME_BUCKETS: [Duration; 4] = [
-    Duration::from_micros(16),
-    Duration::from_micros(256),
-    Duration::from_micros(4096),
-    Duration::from_micros(65536),
+    Duration::from_millis(1),
+    Duration::from_millis(16),
+    Duration::from_millis(256),
+    Duration::from_millis(4096),
 ];
 
 impl WorkerStats {
@@ -45,7 +48,10 @@ impl WorkerStats {
             .iter()
             .position(|bound| held < *bound)
             .unwrap_or(POLL_TIME_BUCKETS.len());
-        self.poll_times[bucket].fetch_add(1, Ordering::Relaxed);
+        // Only this worker writes its counters: a load and a store, no
+        // read-modify-write.
+        let count = &self.poll_times[bucket];
+        count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     pub(crate) fn add_busy(&self, busy: Duration) {
@@ -209,13 +215,13 @@ pub struct WorkerMetrics {
     pub busy_duration: Duration,
     /// Polls that held the worker longer than the `long_poll_warning`
     /// limit. Counted only with `long_poll_warning` set (0 otherwise); its
-    /// cost is that option's: two clock reads per poll.
+    /// cost is that option's: two coarse clock reads per poll.
     pub long_polls: u64,
     /// Poll times: `poll_time_histogram[i]` counts polls shorter than
     /// [`POLL_TIME_BUCKETS`]`[i]` (and not shorter than the bound before);
     /// the last entry counts the rest. Measured only with
-    /// `long_poll_warning` set (all 0 otherwise), at one relaxed increment
-    /// per poll on top of that option's clock reads.
+    /// `long_poll_warning` set (all 0 otherwise), on the coarse clock, at
+    /// one counter store per poll on top of that option's two clock reads.
     pub poll_time_histogram: [u64; POLL_TIME_BUCKETS.len() + 1],
 }
 

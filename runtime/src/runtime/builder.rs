@@ -426,9 +426,12 @@ impl Builder {
     /// hook of [`on_long_poll`](Builder::on_long_poll). Off by default.
     /// It only reports: the poll, and the task, go on as before.
     ///
-    /// Cost when off: nothing. When on: two clock reads and a few stores
-    /// per poll, a poll-time histogram in the worker metrics, and one
-    /// watchdog thread waking every `limit / 4` (1 ms to 100 ms).
+    /// Cost when off: nothing. When on: two reads of the kernel's coarse
+    /// clock (a few nanoseconds each; times are exact to a kernel tick,
+    /// 1–4 ms) and a few stores per poll, a poll-time histogram in the
+    /// worker metrics, and one watchdog thread waking every `limit / 4`
+    /// (1 ms to 100 ms). A poll is reported live within about `limit`
+    /// plus a quarter of it.
     ///
     /// # Examples
     ///
