@@ -1892,7 +1892,10 @@ fn fill(fd: BorrowedFd<'_>) -> usize {
     let chunk = [0u8; 4096];
     let mut total = 0;
     let mut quiet = 0;
-    while quiet < 3 {
+    // Quiet for 5 × 20 ms: loopback TCP moves queued bytes to the peer's
+    // receive queue asynchronously, freeing send room after an `EAGAIN`
+    // (slowly enough under valgrind to have woken a "pending" send).
+    while quiet < 5 {
         // SAFETY: `chunk` is readable for its length.
         let n = unsafe { libc::write(fd, chunk.as_ptr().cast(), chunk.len()) };
         if n > 0 {
@@ -1903,7 +1906,7 @@ fn fill(fd: BorrowedFd<'_>) -> usize {
         let err = io::Error::last_os_error();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "filling: {err}");
         quiet += 1;
-        thread::sleep(Duration::from_millis(5));
+        thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: as above.
     assert!(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } >= 0);
