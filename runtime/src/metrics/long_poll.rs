@@ -34,6 +34,9 @@ use std::time::Duration;
 ///     });
 ///     stuck.await.unwrap();
 /// });
+/// // The report with the total is made after the poll returns, which may be
+/// // after `stuck.await` saw the task end: stop the workers first.
+/// drop(rt);
 /// let reports = reports.lock().unwrap();
 /// assert!(reports.iter().any(|r| r.contains("\"stuck\"") && r.contains("still")));
 /// assert!(reports.iter().any(|r| r.contains("\"stuck\"") && r.contains("in total")));
