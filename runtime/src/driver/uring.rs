@@ -109,6 +109,9 @@ pub(crate) struct Driver {
     closing: bool,
     /// Shutdown finished: nothing of ours is in the kernel any more.
     shut_down: bool,
+    /// Set while a peer reaps this ring for a stuck owner
+    /// (`reap_for_stuck_owner`): nothing may enter the kernel then.
+    reaping_for_owner: bool,
     stats: DriverStats,
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -178,6 +181,7 @@ impl Driver {
             wake_buf: NonNull::from(Box::leak(Box::new(0u64))),
             closing: false,
             shut_down: false,
+            reaping_for_owner: false,
             stats: DriverStats::default(),
             _not_sync: PhantomData,
         };
@@ -248,19 +252,7 @@ impl Driver {
     /// blocking. Costs a few memory reads when there is nothing to do.
     pub(crate) fn poll(&mut self) -> io::Result<()> {
         self.refresh_owner();
-        self.submit_and_reap()
-    }
 
-    /// [`poll`](Self::poll) on behalf of an owner stuck in a long poll, by
-    /// another worker holding the ring's lock: completions reaped here wake
-    /// their tasks on the calling thread. The caller does not become the
-    /// ring's recorded owner: commands it sends afterwards still write the
-    /// eventfd, so the real owner sees them when it comes back.
-    pub(crate) fn poll_for_stuck_owner(&mut self) -> io::Result<()> {
-        self.submit_and_reap()
-    }
-
-    fn submit_and_reap(&mut self) -> io::Result<()> {
         self.drain_commands();
         self.drain_backlog();
         let must_enter = {
@@ -276,6 +268,26 @@ impl Driver {
             self.reap()?;
         }
         Ok(())
+    }
+
+    /// Reaps the completions already in the queue on behalf of an owner
+    /// stuck in a long poll, by another worker holding the ring's lock:
+    /// their wakers run on the calling thread. A memory read and the
+    /// dispatch, nothing more: no submission and no `io_uring_enter` from
+    /// this thread. With `COOP_TASKRUN` a request's completion runs as task
+    /// work of the thread that *submitted* it, and a thread asleep in its
+    /// own ring is not woken to run it: had the rescuer submitted here, a
+    /// completion could wait until the rescuer happened to wake. Commands
+    /// and SQEs (the re-armed wake-up read) are left to the owner, whose
+    /// next `poll` or `park` submits them; the CQ overflow list too.
+    pub(crate) fn reap_for_stuck_owner(&mut self) {
+        if self.ring.completion().is_empty() {
+            return;
+        }
+        self.reaping_for_owner = true;
+        // No error is possible without entering the kernel.
+        let _ = self.reap();
+        self.reaping_for_owner = false;
     }
 
     /// Cancels every in-flight op and waits for all their completions (and
@@ -393,6 +405,11 @@ impl Driver {
             if self.try_push(&sqe) {
                 return;
             }
+            if self.reaping_for_owner {
+                // No flush from a rescuer (see `reap_for_stuck_owner`).
+                self.backlog.push_back(sqe);
+                return;
+            }
             self.stats.sq_full_flushes += 1;
             if self.flush_sq() && self.try_push(&sqe) {
                 return;
@@ -481,7 +498,7 @@ impl Driver {
                     .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
             );
             if batch.is_empty() {
-                if !self.ring.submission().cq_overflow() {
+                if !self.ring.submission().cq_overflow() || self.reaping_for_owner {
                     break;
                 }
                 // FEAT_NODROP kept the completions that did not fit; an enter

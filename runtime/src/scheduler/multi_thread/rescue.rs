@@ -90,8 +90,7 @@ impl Watch {
             if let Some(ring) = ring {
                 if let Some(mut driver) = ring.driver.try_lock() {
                     let before = driver.stats().completed;
-                    // An error here is the owner's to report when it parks.
-                    let _ = driver.poll_for_stuck_owner();
+                    driver.reap_for_stuck_owner();
                     rescued |= driver.stats().completed != before;
                 }
             }
