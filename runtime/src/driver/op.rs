@@ -482,10 +482,8 @@ impl<T: OpData, O: OpOwner> Drop for UringOp<T, O> {
             Lifecycle::Completed { res, flags } => {
                 *state = Lifecycle::Done;
                 drop(state);
-                // SAFETY: we moved the op from `Completed` to `Done` under the
-                // lock: the kernel and the driver are finished with `data`,
-                // and the future is the only party allowed to take it
-                // (module docs).
+                // SAFETY: we moved `Completed` -> `Done` under the lock: the
+                // kernel is done with `data` and only the future may take it.
                 let data = cell.data.with_mut(|data| unsafe { (*data).take() });
                 complete_and_drop(data, res, flags);
             }

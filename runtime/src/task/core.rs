@@ -113,10 +113,9 @@ impl Header {
     /// The task's metadata, read through the type-independent prefix.
     pub(crate) fn meta(&self) -> &Meta {
         let prefix = (self as *const Header).cast::<Prefix>();
-        // SAFETY: every Header lives at the start of a `Cell<F, S>`, which is
-        // `repr(C)` with `Header` then `Meta` first, exactly like `Prefix`, so
-        // the `meta` field sits at the same offset; it is never mutated after
-        // the cell is built and lives as long as `self`.
+        // A Header starts a `repr(C)` `Cell<F, S>` laid out `Header, Meta, ..`
+        // exactly like `Prefix`, so `meta` sits at the same offset.
+        // SAFETY: as above; `meta` is never mutated and lives as long as `self`.
         unsafe { &(*prefix).meta }
     }
 }
