@@ -124,20 +124,23 @@ impl RuntimeMetrics {
         self.handle.io_driver()
     }
 
-    /// Tasks spawned and not yet ended.
+    /// Tasks spawned and not yet ended, local ones (`spawn_local`) included.
     pub fn alive_tasks(&self) -> usize {
-        match &self.handle {
+        let shared = match &self.handle {
             Handle::CurrentThread(shared) => shared.owned.live(),
             Handle::MultiThread(shared) => shared.owned.live(),
-        }
+        };
+        shared + self.handle.locals().live()
     }
 
-    /// Tasks spawned since the runtime started (blocking ones not counted).
+    /// Tasks spawned since the runtime started, local ones included
+    /// (blocking ones not counted).
     pub fn spawned_tasks(&self) -> u64 {
-        match &self.handle {
+        let shared = match &self.handle {
             Handle::CurrentThread(shared) => shared.spawned_tasks(),
             Handle::MultiThread(shared) => shared.spawned_tasks(),
-        }
+        };
+        shared + self.handle.locals().spawned()
     }
 
     /// Tasks waiting in the global injection queue (for current_thread: its

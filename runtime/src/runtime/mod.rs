@@ -232,6 +232,11 @@ impl Runtime {
         if std::mem::replace(&mut self.shut_down, true) {
             return;
         }
+        // The local tasks this thread left parked (`spawn_local` in a
+        // `block_on` that returned) are dropped here, on their thread,
+        // while the driver still takes their cancellations. Other threads'
+        // are dropped by those threads (`scheduler/local.rs`, invariant 3).
+        scheduler::local::shutdown_idle_on_this_thread(&self.handle.inner);
         match &self.handle.inner {
             scheduler::Handle::CurrentThread(shared) => shared.shutdown(),
             scheduler::Handle::MultiThread(shared) => {

@@ -4,7 +4,7 @@
 
 use super::park::{Park, Parker, Unpark, Unparker};
 use super::stall::StallDetector;
-use super::{context, coop, Config, Handle};
+use super::{context, coop, local, Config, Handle};
 use crate::metrics::WorkerStats;
 use crate::scheduler::blocking::BlockingPool;
 use crate::task::list::OwnedTasks;
@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) stats: WorkerStats,
     /// With `long_poll_warning` set.
     pub(crate) stall: Option<Arc<StallDetector>>,
+    /// The threads' queues of local tasks (`task::spawn_local`).
+    pub(crate) locals: super::local::LocalQueues,
 }
 
 pub(crate) fn build(
@@ -68,10 +70,15 @@ pub(crate) fn build(
         panicked: AtomicBool::new(false),
         stats: WorkerStats::default(),
         stall,
+        locals: Default::default(),
     });
     if let Some(stall) = &shared.stall {
         let weak = Arc::downgrade(&shared);
-        stall.start(Box::new(move |id| weak.upgrade()?.owned.label_of(id)))?;
+        stall.start(Box::new(move |id| {
+            let shared = weak.upgrade()?;
+            let label = shared.owned.label_of(id);
+            label.or_else(|| shared.locals.label_of(id))
+        }))?;
     }
     Ok(shared)
 }
@@ -129,7 +136,7 @@ impl Shared {
         self.driver.unpark();
     }
 
-    fn is_shutdown(&self) -> bool {
+    pub(crate) fn is_shutdown(&self) -> bool {
         // SeqCst pairs the flag with the queue push in `schedule`.
         self.shutdown.load(Ordering::SeqCst)
     }
@@ -180,6 +187,9 @@ impl Wake for RootWake {
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     let handle = Handle::CurrentThread(shared.clone());
     let _enter = context::enter_runtime(&handle);
+    // Local tasks spawned on this thread run here, whether it drives the
+    // runtime or waits for the thread that does.
+    let locals = local::attach(&handle);
     let mut future = std::pin::pin!(future);
     loop {
         // Taken in its own statement: an `if let` would hold the lock for
@@ -192,15 +202,25 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
                 // As for multi_thread: only a shutdown during this call is reported.
                 panicked_before: shared.panicked.load(Ordering::Acquire),
             };
-            return driving.drive(future.as_mut());
+            return driving.drive(future.as_mut(), &locals);
         }
         // Another thread drives the tasks: poll our own future until it is
         // done or the driver's parker comes back to us.
         let parker = Parker::new();
         shared.waiters.lock().push(parker.unparker());
         let waker = parker.unparker().into_waker();
+        locals.set_waker(&waker);
         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
             return output;
+        }
+        let mut ran = 0;
+        while ran < shared.config.event_interval
+            && local::run_one(|task| coop::with_budget(|| task.run()))
+        {
+            ran += 1;
+        }
+        if ran > 0 || local::has_work() {
+            continue;
         }
         parker.park();
     }
@@ -215,7 +235,7 @@ struct DriveGuard<'a> {
 }
 
 impl DriveGuard<'_> {
-    fn drive<F: Future>(&self, mut future: Pin<&mut F>) -> F::Output {
+    fn drive<F: Future>(&self, mut future: Pin<&mut F>, locals: &local::Attached) -> F::Output {
         let shared = self.shared;
         let park = self
             .park
@@ -228,6 +248,8 @@ impl DriveGuard<'_> {
         });
         let waker = Waker::from(root.clone());
         let mut cx = Context::from_waker(&waker);
+        // Local tasks wake the driver, not the root future.
+        locals.set_waker(&Waker::from(Arc::new(park.unparker())));
         let interval = shared.config.event_interval as usize;
         let mut busy_since = Instant::now();
         loop {
@@ -251,9 +273,27 @@ impl DriveGuard<'_> {
                 });
                 ran += 1;
             }
+            // Then as many of this thread's local tasks, at most.
+            let mut ran_local = 0;
+            while ran_local < interval
+                && !shared.is_shutdown()
+                && local::run_one(|task| {
+                    shared.stats.polls.fetch_add(1, Ordering::Relaxed);
+                    coop::with_budget(|| {
+                        super::run_task(shared.stall.as_deref(), &shared.stats, task, 0)
+                    });
+                })
+            {
+                ran_local += 1;
+            }
+            ran += ran_local;
             self.check_panicked();
             park.poll();
-            if shared.time.process(0) > 0 || ran > 0 || root.woken.load(Ordering::Acquire) {
+            if shared.time.process(0) > 0
+                || ran > 0
+                || root.woken.load(Ordering::Acquire)
+                || local::has_work()
+            {
                 continue;
             }
             // Nothing to run. A paused clock jumps to the next timer instead

@@ -6,6 +6,7 @@ pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod coop;
 pub(crate) mod current_thread;
+pub(crate) mod local;
 pub(crate) mod multi_thread;
 pub(crate) mod park;
 pub(crate) mod stall;
@@ -43,7 +44,59 @@ pub(crate) enum Handle {
     MultiThread(Arc<multi_thread::Shared>),
 }
 
+/// A runtime, held weakly (by what lives on after it: local queues).
+#[derive(Clone)]
+pub(crate) enum WeakHandle {
+    CurrentThread(std::sync::Weak<current_thread::Shared>),
+    MultiThread(std::sync::Weak<multi_thread::Shared>),
+}
+
+impl WeakHandle {
+    pub(crate) fn upgrade(&self) -> Option<Handle> {
+        match self {
+            WeakHandle::CurrentThread(weak) => weak.upgrade().map(Handle::CurrentThread),
+            WeakHandle::MultiThread(weak) => weak.upgrade().map(Handle::MultiThread),
+        }
+    }
+
+    /// Whether this is `handle`'s runtime. Sound after the runtime is gone
+    /// too: a `Weak` keeps the allocation, so its address is not reused.
+    pub(crate) fn is(&self, handle: &Handle) -> bool {
+        match (self, handle) {
+            (WeakHandle::CurrentThread(weak), Handle::CurrentThread(shared)) => {
+                std::ptr::eq(weak.as_ptr(), Arc::as_ptr(shared))
+            }
+            (WeakHandle::MultiThread(weak), Handle::MultiThread(shared)) => {
+                std::ptr::eq(weak.as_ptr(), Arc::as_ptr(shared))
+            }
+            _ => false,
+        }
+    }
+}
+
 impl Handle {
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        match self {
+            Handle::CurrentThread(shared) => WeakHandle::CurrentThread(Arc::downgrade(shared)),
+            Handle::MultiThread(shared) => WeakHandle::MultiThread(Arc::downgrade(shared)),
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        match self {
+            Handle::CurrentThread(shared) => shared.is_shutdown(),
+            Handle::MultiThread(shared) => shared.is_shutdown(),
+        }
+    }
+
+    /// The runtime's local queues (`task::spawn_local`), for dumps and metrics.
+    pub(crate) fn locals(&self) -> &local::LocalQueues {
+        match self {
+            Handle::CurrentThread(shared) => &shared.locals,
+            Handle::MultiThread(shared) => &shared.locals,
+        }
+    }
+
     pub(crate) fn spawn<F>(
         &self,
         future: F,
@@ -147,10 +200,11 @@ impl Handle {
 
     /// A snapshot of every live task.
     pub(crate) fn dump(&self) -> crate::task::Dump {
-        let tasks = match self {
+        let mut tasks = match self {
             Handle::CurrentThread(shared) => shared.owned.snapshot(),
             Handle::MultiThread(shared) => shared.owned.snapshot(),
         };
+        tasks.extend(self.locals().snapshot());
         crate::task::Dump::new(tasks)
     }
 

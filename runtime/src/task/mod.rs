@@ -190,8 +190,8 @@ pub use self::error::JoinError;
 pub use self::id::TaskId;
 pub use self::join::JoinHandle;
 pub use self::join_set::JoinSet;
-pub(crate) use self::spawn::spawn_bound;
-pub use self::spawn::{spawn, Builder};
+pub(crate) use self::spawn::{bind_and_schedule, spawn_bound};
+pub use self::spawn::{spawn, spawn_local, Builder};
 pub use crate::scheduler::blocking::spawn_blocking;
 pub use crate::scheduler::coop::yield_now;
 
@@ -285,7 +285,8 @@ pub(crate) struct Task<S: 'static> {
 }
 
 // SAFETY: the cell is shared by design; a `Task` only touches the atomic
-// state and the vtable, and the future and output are `Send`.
+// state and the vtable. The future and output are `Send`, or the task is
+// local and its scheduler keeps them on their thread (`new_local_task`).
 unsafe impl<S> Send for Task<S> {}
 // SAFETY: as above; `&Task` gives no access to the future or output.
 unsafe impl<S> Sync for Task<S> {}
@@ -391,6 +392,30 @@ pub(crate) fn new_task<F, S>(
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the future and its output are `Send`, so any thread may poll
+    // or drop them.
+    unsafe { new_local_task(future, scheduler, name, location) }
+}
+
+/// [`new_task`] for a future or output that need not be `Send`.
+///
+/// # Safety
+/// `scheduler` runs (polls, cancels, shuts down) the task only on the
+/// thread calling this, so the future is only ever touched there, and so is
+/// an output no `JoinHandle` takes (the completing thread drops it). The
+/// `JoinHandle` is `Send` only if the output is; that keeps an output that
+/// is not on its thread too. `scheduler::local` is the one such scheduler.
+pub(crate) unsafe fn new_local_task<F, S>(
+    future: F,
+    scheduler: S,
+    name: Option<std::sync::Arc<str>>,
+    location: &'static Location<'static>,
+) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     let raw = RawTask::new(future, scheduler, TaskId::next(), Meta::new(name, location));

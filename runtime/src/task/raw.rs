@@ -30,8 +30,8 @@ pub(crate) struct Vtable {
 /// The vtable for one `(F, S)` pair.
 pub(crate) fn vtable<F, S>() -> &'static Vtable
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     &Vtable {
@@ -54,8 +54,8 @@ pub(crate) struct RawTask {
 impl RawTask {
     pub(crate) fn new<F, S>(future: F, scheduler: S, id: TaskId, meta: Meta) -> RawTask
     where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
+        F: Future + 'static,
+        F::Output: 'static,
         S: Schedule,
     {
         RawTask {
@@ -155,8 +155,8 @@ impl RawTask {
 
 unsafe fn poll<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     // SAFETY: this vtable was built for `Cell<F, S>`.
@@ -165,8 +165,8 @@ where
 
 unsafe fn schedule<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     // SAFETY: this vtable was built for `Cell<F, S>`; the caller gives up a
@@ -181,8 +181,8 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
 
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     let dst = dst.cast::<std::task::Poll<Result<F::Output, super::JoinError>>>();
@@ -193,8 +193,8 @@ where
 
 unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     // SAFETY: this vtable was built for `Cell<F, S>`.
@@ -203,8 +203,8 @@ where
 
 unsafe fn shutdown<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     // SAFETY: this vtable was built for `Cell<F, S>`.

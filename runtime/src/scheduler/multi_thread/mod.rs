@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     block_on_waiters: Mutex<Vec<Unparker>>,
     /// With `long_poll_warning` set.
     pub(crate) stall: Option<Arc<StallDetector>>,
+    /// The threads' queues of local tasks (`task::spawn_local`).
+    pub(crate) locals: super::local::LocalQueues,
 }
 
 pub(crate) struct BlockOnRegistration<'a> {
@@ -127,6 +129,7 @@ pub(crate) fn build(
         workers_done: Condvar::new(),
         block_on_waiters: Mutex::new(Vec::new()),
         stall,
+        locals: Default::default(),
     });
     (shared, launches)
 }
@@ -138,7 +141,11 @@ pub(crate) fn launch(
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     if let Some(stall) = &shared.stall {
         let weak = Arc::downgrade(shared);
-        stall.start(Box::new(move |id| weak.upgrade()?.owned.label_of(id)))?;
+        stall.start(Box::new(move |id| {
+            let shared = weak.upgrade()?;
+            let label = shared.owned.label_of(id);
+            label.or_else(|| shared.locals.label_of(id))
+        }))?;
     }
     let mut threads = Vec::with_capacity(launches.len());
     let shared_ref = shared;

@@ -9,6 +9,7 @@ use super::rescue::{Watch, RESCUE_INTERVAL};
 use super::{Runnable, Shared};
 use crate::scheduler::context;
 use crate::scheduler::coop;
+use crate::scheduler::local::{self, LocalRunnable};
 use crate::scheduler::park::{Park, Parker};
 use crate::scheduler::Handle;
 use crossbeam_deque::{Steal, Worker};
@@ -16,12 +17,16 @@ use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 /// At most this many LIFO-slot polls in a row, so that two tasks pinging
 /// each other cannot starve the rest of the local queue.
 const MAX_LIFO_POLLS: u32 = 3;
+
+/// Local tasks a `block_on` thread runs before it polls its root future
+/// again.
+const LOCAL_BATCH: usize = 61;
 
 /// What a worker thread is started with.
 pub(crate) struct Launch {
@@ -71,7 +76,13 @@ pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
     CURRENT.with(|c| c.set(&worker));
     {
         let _ring = worker.park.enter();
+        let locals = local::attach(&handle);
+        locals.set_waker(&Waker::from(Arc::new(worker.park.unparker())));
         worker.run();
+        // The runtime is shutting down: this worker's local tasks are
+        // dropped here, on their thread, while the ring still takes their
+        // cancellations.
+        drop(locals);
         // Every operation in flight on this ring is cancelled and its
         // completion awaited before the ring may close.
         worker.park.shutdown();
@@ -161,8 +172,14 @@ impl WorkerThread {
                 self.shared.time.process(self.index);
                 self.watch.look_if_due(&self.shared, self.index);
             }
+            // Local tasks (`spawn_local`) and stealable ones take turns,
+            // one of each per tick: neither kind starves the other.
+            let ran_local = local::run_one(|task| self.run_local_task(task));
             if let Some(task) = self.next_task(tick).or_else(|| self.steal_work()) {
                 self.run_task(task);
+                continue;
+            }
+            if ran_local {
                 continue;
             }
             self.stats().add_busy(busy_since.elapsed());
@@ -221,11 +238,25 @@ impl WorkerThread {
         steal_retrying(|| self.shared.injector.steal_batch_and_pop(&self.local))
     }
 
-    fn run_task(&self, task: Runnable) {
+    /// Leaves the searching state, about to run a task.
+    fn stop_searching(&self) {
         if self.is_searching.replace(false) && self.shared.idle.transition_worker_from_searching() {
             // Idle rule 3: the last searcher found work; more may follow.
             self.shared.notify_parked();
         }
+    }
+
+    /// Polls one of this thread's local tasks.
+    fn run_local_task(&self, task: LocalRunnable) {
+        self.stop_searching();
+        self.stats().polls.fetch_add(1, Ordering::Relaxed);
+        coop::with_budget(|| {
+            crate::scheduler::run_task(self.shared.stall.as_deref(), self.stats(), task, self.index)
+        });
+    }
+
+    fn run_task(&self, task: Runnable) {
+        self.stop_searching();
         coop::with_budget(|| {
             self.poll(task);
             // Tasks woken into the LIFO slot run now, on the same budget.
@@ -301,12 +332,13 @@ impl WorkerThread {
         }
     }
 
-    /// Work in this worker's own LIFO slot or local queue.
+    /// Work in this worker's own LIFO slot, local queue or queue of
+    /// local tasks (`spawn_local`).
     fn has_local_work(&self) -> bool {
         let lifo = self.lifo.take();
         let has_lifo = lifo.is_some();
         self.lifo.set(lifo);
-        has_lifo || !self.local.is_empty()
+        has_lifo || !self.local.is_empty() || local::has_work()
     }
 
     fn next_random(&self) -> u64 {
@@ -350,6 +382,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let _registered = shared.register_block_on(parker.unparker());
     let waker = parker.unparker().into_waker();
     let mut cx = Context::from_waker(&waker);
+    // Local tasks spawned here run here, between polls of `future`; they
+    // wake this thread with the root future's waker.
+    let locals = local::attach(&handle);
+    locals.set_waker(&waker);
     let mut future = std::pin::pin!(future);
     // Only the block_on calls under way when a task panic shuts the runtime
     // down report it; later calls run on a shut-down runtime like any other.
@@ -363,6 +399,15 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
                 "a spawned task panicked and the runtime is configured to shut down on \
                  unhandled panic (`UnhandledPanic::ShutdownRuntime`)"
             );
+        }
+        // A batch of local tasks, then the root future again (a local task
+        // may be what it waits for).
+        let mut ran = 0;
+        while ran < LOCAL_BATCH && local::run_one(|task| coop::with_budget(|| task.run())) {
+            ran += 1;
+        }
+        if ran > 0 || local::has_work() {
+            continue;
         }
         parker.park();
     }
