@@ -1,4 +1,5 @@
 //! `task::spawn_local`: futures that are not `Send` run on the thread that
+#![allow(clippy::async_yields_async)] // block_on hands a local task's JoinHandle out on purpose
 //! spawned them, and only there, on both flavors.
 
 use futures_channel::oneshot;
