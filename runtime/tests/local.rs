@@ -1,6 +1,8 @@
 //! `task::spawn_local`: futures that are not `Send` run on the thread that
-#![allow(clippy::async_yields_async)] // block_on hands a local task's JoinHandle out on purpose
 //! spawned them, and only there, on both flavors.
+
+// `block_on` hands a local task's JoinHandle out on purpose.
+#![allow(clippy::async_yields_async)]
 
 use futures_channel::oneshot;
 use runtime::task::{self, spawn_local};
