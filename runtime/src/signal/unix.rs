@@ -253,9 +253,9 @@ impl SignalKind {
         match signum {
             libc::SIGKILL | libc::SIGSTOP => {
                 return refuse(format!(
-                    "{self:?} cannot be listened for: {} (signal {signum}) can be neither \
-                     caught nor ignored",
-                    self.name().unwrap_or("it"),
+                    "cannot listen for {} (signal {signum}): it can be neither caught nor \
+                     ignored",
+                    self.name().unwrap_or("this signal"),
                 ))
             }
             // The kernel raises these in the thread that faulted, and
@@ -263,9 +263,9 @@ impl SignalKind {
             // handler that only records them would loop for ever.
             libc::SIGSEGV | libc::SIGILL | libc::SIGFPE | libc::SIGBUS => {
                 return refuse(format!(
-                    "{self:?} cannot be listened for: {} (signal {signum}) reports a fault \
-                     of the thread that raised it and must be handled synchronously",
-                    self.name().unwrap_or("it"),
+                    "cannot listen for {} (signal {signum}): it reports a fault of the \
+                     thread that raised it, which only a synchronous handler can deal with",
+                    self.name().unwrap_or("this signal"),
                 ))
             }
             _ => {}
