@@ -100,6 +100,7 @@
 //! * [`net`]: TCP, UDP and Unix sockets.
 //! * [`io`]: buffer traits for owned-buffer I/O, standard input, readiness
 //!   of any descriptor.
+//! * [`signal`]: `ctrl_c` and listeners of Unix signals.
 //! * [`metrics`]: counters per runtime and per worker.
 
 #![warn(missing_docs)]
@@ -112,6 +113,7 @@ pub mod metrics;
 pub mod net;
 mod runtime;
 pub(crate) mod scheduler;
+pub mod signal;
 pub mod task;
 pub mod time;
 
