@@ -68,6 +68,12 @@ fn the_types_are_send() {
     send::<ChildStdin>();
     send::<ChildStdout>();
     send::<ChildStderr>();
+    // The owned-buffer methods take `&self`: their futures are `Send` only
+    // if the pipes are `Sync`.
+    fn sync<T: Sync>() {}
+    sync::<ChildStdin>();
+    sync::<ChildStdout>();
+    sync::<ChildStderr>();
 }
 
 #[runtime::test]
@@ -108,9 +114,14 @@ async fn exit_codes_and_signals() {
 
 #[runtime::test]
 async fn a_missing_program_is_not_found() {
-    let err = Command::new("/definitely/not/a/program").spawn().unwrap_err();
+    let err = Command::new("/definitely/not/a/program")
+        .spawn()
+        .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
-    let err = Command::new("no-such-program-in-path-xyz").output().await.unwrap_err();
+    let err = Command::new("no-such-program-in-path-xyz")
+        .output()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
 }
 
@@ -189,6 +200,8 @@ async fn futures_io_traits_on_the_pipes() {
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
         let (result, _) = stdin.write_all(&b"late"[..]).await;
         assert_eq!(result.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        let err = stdin.into_owned_fd().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
         Ok::<_, io::Error>(())
     });
     let mut got = Vec::new();
@@ -494,4 +507,31 @@ async fn env_and_dir() {
     .await
     .unwrap();
     assert_eq!(out.stdout, b"1:none:/\n");
+}
+
+/// Threads of this process named `runtime-reaper`.
+fn reaper_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == "runtime-reaper")
+        .count()
+}
+
+#[test]
+fn the_reaper_thread_leaves_when_no_orphan_is_left() {
+    let child = Command::new("sleep").arg("0.1").spawn().unwrap();
+    let pid = child.id().unwrap();
+    drop(child);
+    assert_all_reaped(&[pid]);
+    // Other tests here drop children too, all short-lived: once every
+    // orphan is reaped, the thread is gone.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reaper_threads() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a reaper thread is still there 20 s after its orphans"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

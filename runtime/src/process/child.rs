@@ -1,7 +1,8 @@
 //! [`Child`]: a spawned process, waited for without blocking a worker.
 
-use super::pipe::{self, ChildStderr, ChildStdin, ChildStdout};
+use super::pipe::{self, ChildStderr, ChildStdout};
 use super::reaper;
+use super::stdin::ChildStdin;
 use crate::scheduler::context;
 use crate::task::JoinHandle;
 use std::fmt;
@@ -93,7 +94,9 @@ impl Child {
     }
 
     fn inner(&mut self) -> &mut std::process::Child {
-        self.child.as_mut().expect("the child is only taken in drop")
+        self.child
+            .as_mut()
+            .expect("the child is only taken in drop")
     }
 
     /// The process id, until the exit status has been collected (then

@@ -70,12 +70,14 @@
 mod child;
 mod pipe;
 mod reaper;
+mod stdin;
 
 #[cfg(test)]
 mod test;
 
 pub use self::child::Child;
-pub use self::pipe::{ChildStderr, ChildStdin, ChildStdout};
+pub use self::pipe::{ChildStderr, ChildStdout};
+pub use self::stdin::ChildStdin;
 
 use std::ffi::OsStr;
 use std::fmt;

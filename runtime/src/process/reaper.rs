@@ -72,7 +72,9 @@ struct Orphan {
 /// opened.
 pub(crate) fn orphan(child: Child, pidfd: Option<OwnedFd>) {
     let mut reaper = REAPER.lock();
-    reaper.stragglers.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+    reaper
+        .stragglers
+        .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
     let child = match pidfd {
         Some(pidfd) => match reaper.watch(Orphan { child, pidfd }) {
             Ok(()) => return,
@@ -201,7 +203,14 @@ fn run(epoll: Arc<OwnedFd>) {
 fn deregister(epoll: &OwnedFd, fd: RawFd) {
     // SAFETY: both descriptors are open; `EPOLL_CTL_DEL` ignores the event
     // pointer (null is allowed since Linux 2.6.9).
-    unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
+    unsafe {
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd,
+            std::ptr::null_mut(),
+        )
+    };
 }
 
 /// Reaps `child` on a thread of its own (no pidfd to wait on).
@@ -223,10 +232,4 @@ fn wait_in_thread(child: Child) {
             REAPER.lock().stragglers.push(child);
         }
     }
-}
-
-/// How many orphans wait in the reaper's set now (for tests).
-#[cfg(test)]
-pub(crate) fn watched() -> usize {
-    REAPER.lock().orphans.len()
 }

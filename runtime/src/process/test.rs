@@ -28,7 +28,10 @@ fn waits_without_a_pidfd() {
 
 #[test]
 fn a_wait_given_up_is_picked_up_again_without_a_pidfd() {
-    let std_child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let std_child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
     let mut child = Child::without_pidfd(std_child);
     rt().block_on(async {
         // `sleep 60` cannot exit within 50 ms (timers never fire early).
@@ -56,14 +59,20 @@ fn kills_without_a_pidfd() {
             .expect("kill without a pidfd hung")
             .unwrap();
     });
-    assert_eq!(child.try_wait().unwrap().unwrap().signal(), Some(libc::SIGKILL));
+    assert_eq!(
+        child.try_wait().unwrap().unwrap().signal(),
+        Some(libc::SIGKILL)
+    );
     let err = child.start_kill().unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
 
 #[test]
 fn an_orphan_without_a_pidfd_is_reaped() {
-    let std_child = std::process::Command::new("sleep").arg("0.1").spawn().unwrap();
+    let std_child = std::process::Command::new("sleep")
+        .arg("0.1")
+        .spawn()
+        .unwrap();
     let pid = std_child.id();
     drop(Child::without_pidfd(std_child));
     // Reaped by its own thread once it exits: waitpid then finds no such
@@ -74,7 +83,10 @@ fn an_orphan_without_a_pidfd_is_reaped() {
         if stat.is_err() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "pid {pid} never reaped");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} never reaped"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
