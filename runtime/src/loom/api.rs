@@ -456,3 +456,62 @@ impl fmt::Debug for TimerWheels {
         f.debug_struct("TimerWheels").finish_non_exhaustive()
     }
 }
+
+/// The queue of local tasks (`scheduler/local.rs`) without a runtime: the
+/// model thread that creates it is its owner and runs its tasks by hand.
+pub struct LocalQueueModel(std::sync::Arc<crate::scheduler::local::LocalQueue>);
+
+impl LocalQueueModel {
+    /// An empty queue owned by the calling model thread.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> LocalQueueModel {
+        LocalQueueModel(std::sync::Arc::new(
+            crate::scheduler::local::LocalQueue::new(None, None),
+        ))
+    }
+
+    /// What wakes the owner when a task is queued from elsewhere.
+    pub fn set_waker(&self, waker: &Waker) {
+        self.0.set_waker(Some(waker.clone()));
+    }
+
+    /// Spawns a local task (need not be `Send`) through the real spawn
+    /// sequence; its first poll is queued.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        // SAFETY: only the owner (the model thread that made the queue and
+        // spawns on it) calls `run_one` and `shutdown`.
+        unsafe { crate::scheduler::local::spawn_on(&self.0, future, None, Location::caller()) }
+    }
+
+    /// Pops and polls one queued task; `true` if one ran.
+    pub fn run_one(&self) -> bool {
+        match self.0.pop() {
+            Some(task) => {
+                task.run();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether tasks are queued.
+    pub fn has_work(&self) -> bool {
+        self.0.has_work()
+    }
+
+    /// Cancels and drops every local task, as the owner does at shutdown.
+    pub fn shutdown(&self) {
+        self.0.shutdown_on_owner();
+    }
+}
+
+impl fmt::Debug for LocalQueueModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalQueueModel").finish_non_exhaustive()
+    }
+}

@@ -45,15 +45,17 @@
 //! nothing else can run them. tokio's `LocalSet` has the same property.
 
 use super::{Handle, WeakHandle};
+// The queue's lock and counter are the loom shim's: `loom-tests` models
+// the hand-off between `schedule` and the owner (`local_queue.rs`).
+use crate::loom::{AtomicUsize, Mutex, Ordering};
 use crate::task::list::OwnedTasks;
 use crate::task::{bind_and_schedule, new_local_task, JoinHandle, Notified, Schedule, Task};
 use crate::task::{TaskId, TaskInfo};
-use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::thread::ThreadId;
@@ -69,7 +71,8 @@ pub(crate) struct LocalQueue {
     queued: AtomicUsize,
     owned: OwnedTasks<Arc<LocalQueue>>,
     owner: ThreadId,
-    runtime: WeakHandle,
+    /// `None` only in the loom models, which have no runtime.
+    runtime: Option<WeakHandle>,
 }
 
 struct Inner {
@@ -82,7 +85,7 @@ struct Inner {
 }
 
 impl LocalQueue {
-    fn new(runtime: WeakHandle, waker: Option<Waker>) -> LocalQueue {
+    pub(crate) fn new(runtime: Option<WeakHandle>, waker: Option<Waker>) -> LocalQueue {
         LocalQueue {
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
@@ -96,13 +99,13 @@ impl LocalQueue {
         }
     }
 
-    fn set_waker(&self, waker: Option<Waker>) {
+    pub(crate) fn set_waker(&self, waker: Option<Waker>) {
         let old = std::mem::replace(&mut self.inner.lock().waker, waker);
         // Dropped outside the lock: it may be the last handle on a parker.
         drop(old);
     }
 
-    fn pop(&self) -> Option<LocalRunnable> {
+    pub(crate) fn pop(&self) -> Option<LocalRunnable> {
         if self.queued.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -112,8 +115,17 @@ impl LocalQueue {
         task
     }
 
+    fn is_for(&self, runtime: &Handle) -> bool {
+        self.runtime.as_ref().is_some_and(|r| r.is(runtime))
+    }
+
+    /// Whether tasks are queued (the owner's look before it sleeps).
+    pub(crate) fn has_work(&self) -> bool {
+        self.queued.load(Ordering::Acquire) > 0
+    }
+
     /// Invariant 3: cancels and drops every local task, on their thread.
-    fn shutdown_on_owner(&self) {
+    pub(crate) fn shutdown_on_owner(&self) {
         assert_eq!(
             std::thread::current().id(),
             self.owner,
@@ -159,7 +171,7 @@ impl Schedule for Arc<LocalQueue> {
     }
 
     fn unhandled_panic(&self) {
-        match self.runtime.upgrade() {
+        match self.runtime.as_ref().and_then(WeakHandle::upgrade) {
             Some(Handle::CurrentThread(shared)) => shared.unhandled_panic(),
             Some(Handle::MultiThread(shared)) => shared.unhandled_panic(),
             None => {}
@@ -171,7 +183,7 @@ impl Schedule for Arc<LocalQueue> {
 /// weakly: a queue belongs to its thread.
 #[derive(Default)]
 pub(crate) struct LocalQueues {
-    queues: Mutex<Vec<Weak<LocalQueue>>>,
+    queues: parking_lot::Mutex<Vec<Weak<LocalQueue>>>,
     spawned: AtomicU64,
 }
 
@@ -252,7 +264,7 @@ pub(crate) fn attach(runtime: &Handle) -> Attached {
     let _ = QUEUES.try_with(|queues| {
         let mut queues = queues.borrow_mut();
         debug_assert!(queues.active.is_none(), "a thread drives one runtime");
-        let at = queues.idle.iter().position(|q| q.runtime.is(runtime));
+        let at = queues.idle.iter().position(|q| q.is_for(runtime));
         let queue = at.map(|at| queues.idle.swap_remove(at));
         queues.active = Some(Active {
             runtime: weak,
@@ -313,7 +325,7 @@ pub(crate) fn shutdown_idle_on_this_thread(runtime: &Handle) {
     let queue = QUEUES
         .try_with(|queues| {
             let mut queues = queues.borrow_mut();
-            let at = queues.idle.iter().position(|q| q.runtime.is(runtime))?;
+            let at = queues.idle.iter().position(|q| q.is_for(runtime))?;
             Some(queues.idle.swap_remove(at))
         })
         .ok()
@@ -329,7 +341,7 @@ pub(crate) fn has_work() -> bool {
         .try_with(|queues| {
             let queues = queues.borrow();
             let queue = queues.active.as_ref().and_then(|a| a.queue.as_ref());
-            queue.is_some_and(|q| q.queued.load(Ordering::Acquire) > 0)
+            queue.is_some_and(|q| q.has_work())
         })
         .unwrap_or(false)
 }
@@ -375,7 +387,7 @@ where
                 Some(queue) => queue.clone(),
                 None => {
                     let queue = Arc::new(LocalQueue::new(
-                        active.runtime.clone(),
+                        Some(active.runtime.clone()),
                         active.waker.clone(),
                     ));
                     runtime.locals().register(&queue);
@@ -395,12 +407,33 @@ where
              entered a runtime with `Handle::enter`)"
         );
     };
-    runtime.locals().spawned.fetch_add(1, Ordering::Relaxed);
-    // SAFETY: the task's scheduler is `queue`, whose owner is this thread:
-    // only this thread pops it (`run_one` reads this thread's queue) and
-    // only this thread shuts its registry down (`shutdown_on_owner`
-    // asserts it), so the future is polled and dropped here only
-    // (invariant 1). `JoinHandle<T>` is `Send` only for `T: Send`.
+    runtime
+        .locals()
+        .spawned
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: `queue` is this thread's (`spawn` reads this thread's
+    // active queue): only this thread pops it (`run_one`).
+    unsafe { spawn_on(&queue, future, name, location) }
+}
+
+/// Binds a new local task to `queue` and queues its first poll.
+///
+/// # Safety
+/// Only the calling thread pops `queue` and shuts it down (invariant 1).
+pub(crate) unsafe fn spawn_on<F>(
+    queue: &Arc<LocalQueue>,
+    future: F,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    // SAFETY: the task's scheduler is `queue`, which only this thread pops
+    // (the caller's contract) and only its owner, this thread, shuts down
+    // (`shutdown_on_owner` asserts it): the future is polled and dropped
+    // here only. `JoinHandle<T>` is `Send` only for `T: Send`.
     let (task, notified, join) = unsafe { new_local_task(future, queue.clone(), name, location) };
     // A closed registry (the runtime shut down meanwhile) shuts the task
     // down at once, here; its handle then reports the cancellation.
