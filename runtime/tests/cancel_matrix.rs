@@ -81,9 +81,7 @@ use std::time::{Duration, Instant};
 /// What the test sends before the drop, for the op to complete with.
 const PAYLOAD: &[u8] = b"<payload:0123456789abcdef>";
 /// What the test sends after the drop: a later operation must see it, after
-/// whatever of the payload survived. Shorter than `PAYLOAD`, so that a
-/// poll-style write of it is never taken for a retry of the payload's
-/// (`net/stream.rs` tells a retry apart by address and length).
+/// whatever of the payload survived.
 const MARKER: &[u8] = b"<marker>";
 /// What a dropped [`CountedBuf`] is filled with.
 const CANARY: u8 = 0xA5;
@@ -1700,9 +1698,10 @@ fn write_effect(cell: Cell, progress: &Progress) -> Effect {
     match cell.when {
         // Never polled: it never started.
         When::BeforeSubmission => Effect::MustNot,
-        // The poll-style writer keeps a send it submitted in flight and
-        // finishes it in full before other bytes (`net/stream.rs`); at a
-        // shutdown the ring cancels it while the socket is still full.
+        // The poll-style writer takes the payload into its write-behind
+        // buffer in the first poll and sends it before anything written
+        // later (`net/writer.rs`); at a shutdown the ring cancels the send
+        // while the socket is still full.
         _ if op == Op::PollWrite => {
             if cell.when == When::AtShutdown {
                 Effect::MustNot

@@ -71,6 +71,7 @@ mod sys;
 mod tcp;
 mod udp;
 mod unix;
+mod writer;
 
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;

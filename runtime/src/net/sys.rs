@@ -99,6 +99,14 @@ pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// `shutdown(fd, SHUT_WR)` as a plain call (it never blocks), for a write
+/// half dropped where nothing can await an op. Its failure (the peer reset
+/// the connection, it was shut down already) has nobody to go to.
+pub(crate) fn shutdown_write(fd: std::os::fd::RawFd) {
+    // SAFETY: `shutdown(2)` takes no pointers; a bad fd fails with `EBADF`.
+    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+}
+
 /// The address family of an IP socket address.
 pub(crate) fn domain_of(addr: &SocketAddr) -> c_int {
     match addr {

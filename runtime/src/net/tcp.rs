@@ -239,12 +239,20 @@ impl fmt::Debug for TcpListener {
 /// operation has returned, while `poll_read` / `poll_write` lend a slice
 /// for one call only. So `AsyncRead` receives into a buffer the stream owns
 /// (8 to 64 KiB, after the caller's request) and copies out of it, and
-/// `AsyncWrite` copies up to 64 KiB per call into an owned buffer and sends
-/// it: one `memcpy` per byte more than the owned-buffer methods.
-/// `poll_write` returns `Ready(n)` once the kernel has taken the bytes;
-/// if it is called again with other bytes after a `Pending`, the abandoned
-/// send is finished first (a send cannot be taken back). `poll_close`
-/// finishes any send in flight, then shuts down the write side.
+/// `AsyncWrite` copies into a write-behind buffer (at most 64 KiB not yet
+/// sent) and sends from there: one `memcpy` per byte more than the
+/// owned-buffer methods.
+///
+/// `poll_write` returns `Ready(Ok(n))` as soon as the stream has *taken*
+/// the bytes, and `Pending` (having taken nothing) only while its buffer is
+/// full; `poll_flush` waits until the kernel has every byte taken, and
+/// `poll_close` flushes, then shuts down the write side. A failed send is
+/// reported by every later `poll_write`, `poll_flush` and `poll_close`.
+/// Dropped with bytes not yet sent, the stream finishes sending them in a
+/// background task of its runtime (like the kernel with its own send
+/// buffer after `close`); flush or close to know they went out. Bytes taken
+/// by `poll_write` and not yet flushed may go out after those of a later
+/// owned-buffer [`write`](TcpStream::write): flush before switching style.
 ///
 /// # Examples
 ///
