@@ -6,10 +6,11 @@
 //! Every test runs on both drivers (io_uring where the kernel allows it,
 //! and epoll), on a runtime built for it, under a watchdog.
 
+mod common;
+
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 use runtime::net::{TcpListener, TcpStream, UnixStream};
 use runtime::time::{sleep, timeout};
-use runtime::{Builder, IoDriver, Runtime};
 use std::future::{poll_fn, Future};
 use std::io::{self, ErrorKind};
 use std::pin::Pin;
@@ -19,51 +20,12 @@ use std::time::Duration;
 /// The longest a test body may take.
 const WATCHDOG: Duration = Duration::from_secs(30);
 
-/// The drivers this machine can run.
-fn drivers() -> Vec<IoDriver> {
-    let mut drivers = vec![IoDriver::Epoll];
-    if Builder::new_current_thread()
-        .io_driver(IoDriver::IoUring)
-        .build()
-        .is_ok()
-    {
-        drivers.push(IoDriver::IoUring);
-    } else {
-        eprintln!("io_uring cannot be set up here: epoll only");
-    }
-    drivers
-}
-
-fn runtime(driver: IoDriver, multi: bool) -> Runtime {
-    let mut builder = if multi {
-        let mut b = Builder::new_multi_thread();
-        b.worker_threads(2);
-        b
-    } else {
-        Builder::new_current_thread()
-    };
-    builder.io_driver(driver).build().unwrap()
-}
-
-/// Runs `body` on each driver, on a current_thread and a multi_thread
-/// runtime, under the watchdog.
 fn on_each_runtime<F, Fut>(body: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    for driver in drivers() {
-        for multi in [false, true] {
-            let rt = runtime(driver, multi);
-            let what = format!("{driver:?}, multi_thread: {multi}");
-            let fut = body();
-            rt.block_on(async move {
-                if timeout(WATCHDOG, fut).await.is_err() {
-                    panic!("{what}: not done within {WATCHDOG:?}");
-                }
-            });
-        }
-    }
+    common::on_each_runtime(WATCHDOG, body);
 }
 
 /// Byte `i` of the checked stream: a counter that does not repeat at

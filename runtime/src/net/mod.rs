@@ -18,6 +18,10 @@
 //! `futures_io::AsyncRead` / `AsyncWrite`, at the cost of one copy per
 //! byte (see [`TcpStream`]).
 //!
+//! A stream splits into owned halves (`into_split`: [`tcp::OwnedReadHalf`]
+//! and [`tcp::OwnedWriteHalf`], the same in [`unix`]) that one task reads
+//! while another writes, and that `reunite` into the stream again.
+//!
 //! Dropping an operation's future cancels it in the kernel; its buffer is
 //! freed once the kernel is done with it. Sockets are closed when the
 //! last of the socket object and its operations in flight is gone.
@@ -66,11 +70,12 @@
 
 mod accept;
 mod ops;
+mod split;
 mod stream;
 mod sys;
-mod tcp;
+pub mod tcp;
 mod udp;
-mod unix;
+pub mod unix;
 mod writer;
 
 pub use tcp::{TcpListener, TcpStream};

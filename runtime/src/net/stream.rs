@@ -240,6 +240,28 @@ impl<S: Socket> Stream<S> {
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.writer.poll_close(cx)
     }
+
+    /// The two sides as owned halves: the writer now shuts the write side
+    /// down when dropped.
+    pub(crate) fn into_split(self) -> (Reader<S>, Writer<S>) {
+        let Stream { reader, mut writer } = self;
+        writer.set_shutdown_on_drop(true);
+        (reader, writer)
+    }
+
+    /// The stream back from its halves, if they are of the same socket;
+    /// else the halves back, untouched (by value: a rare path).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn reunite(
+        reader: Reader<S>,
+        mut writer: Writer<S>,
+    ) -> Result<Stream<S>, (Reader<S>, Writer<S>)> {
+        if !Arc::ptr_eq(reader.fd(), writer.fd()) {
+            return Err((reader, writer));
+        }
+        writer.set_shutdown_on_drop(false);
+        Ok(Stream { reader, writer })
+    }
 }
 
 impl<S: Socket> std::fmt::Debug for Stream<S> {
@@ -251,13 +273,11 @@ impl<S: Socket> std::fmt::Debug for Stream<S> {
     }
 }
 
-/// The traits every stream type implements the same way over its
-/// `inner: Stream<_>`: the futures-io pair (the poll-style state machines
-/// above) and access to the descriptor. One expansion per stream type, so
-/// TCP and Unix streams cannot drift apart.
-macro_rules! stream_traits {
-    ($stream:ty) => {
-        impl futures_io::AsyncRead for $stream {
+/// `futures_io::AsyncRead` for a type whose `inner` has `poll_read` (a
+/// [`Stream`] or a [`Reader`]).
+macro_rules! async_read {
+    ($ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -266,8 +286,15 @@ macro_rules! stream_traits {
                 self.get_mut().inner.poll_read(cx, buf)
             }
         }
+    };
+}
+pub(crate) use async_read;
 
-        impl futures_io::AsyncWrite for $stream {
+/// `futures_io::AsyncWrite` for a type whose `inner` has `poll_write`,
+/// `poll_flush` and `poll_close` (a [`Stream`] or a [`Writer`]).
+macro_rules! async_write {
+    ($ty:ty) => {
+        impl futures_io::AsyncWrite for $ty {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -290,18 +317,37 @@ macro_rules! stream_traits {
                 self.get_mut().inner.poll_close(cx)
             }
         }
+    };
+}
+pub(crate) use async_write;
 
-        impl std::os::fd::AsFd for $stream {
+/// `AsFd` and `AsRawFd` for a type whose `inner` has `socket()`.
+macro_rules! fd_traits {
+    ($ty:ty) => {
+        impl std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.inner.socket().as_fd()
+                std::os::fd::AsFd::as_fd(self.inner.socket())
             }
         }
 
-        impl std::os::fd::AsRawFd for $stream {
+        impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.inner.socket().as_raw_fd()
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.socket())
             }
         }
+    };
+}
+pub(crate) use fd_traits;
+
+/// The traits every stream type implements the same way over its
+/// `inner: Stream<_>`: the futures-io pair (the poll-style state machines
+/// above) and access to the descriptor. One expansion per stream type, so
+/// TCP and Unix streams cannot drift apart.
+macro_rules! stream_traits {
+    ($stream:ty) => {
+        $crate::net::stream::async_read!($stream);
+        $crate::net::stream::async_write!($stream);
+        $crate::net::stream::fd_traits!($stream);
     };
 }
 pub(crate) use stream_traits;

@@ -1,4 +1,8 @@
-//! TCP: [`TcpListener`] and [`TcpStream`].
+//! TCP: [`TcpListener`], [`TcpStream`], and a stream's owned halves
+//! ([`OwnedReadHalf`], [`OwnedWriteHalf`], from
+//! [`TcpStream::into_split`]).
+//!
+//! The listener and the stream are also at [`runtime::net`](crate::net).
 
 use super::accept::{self, Backlog};
 use super::ops::Connect;
@@ -334,6 +338,10 @@ impl TcpStream {
         }
     }
 
+    fn from_inner(inner: Stream<std::net::TcpStream>) -> TcpStream {
+        TcpStream { inner }
+    }
+
     /// Wraps a stream made with std (it may be in blocking mode; the
     /// runtime never makes blocking calls on it).
     ///
@@ -564,6 +572,15 @@ impl TcpStream {
 }
 
 super::stream::stream_traits!(TcpStream);
+
+super::split::owned_halves!(
+    TcpStream,
+    std::net::TcpStream,
+    SocketAddr,
+    "#     let listener = runtime::net::TcpListener::bind(\"127.0.0.1:0\").await?;
+#     let a = runtime::net::TcpStream::connect(listener.local_addr()?).await?;
+#     let (b, _) = listener.accept().await?;"
+);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

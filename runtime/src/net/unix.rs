@@ -1,5 +1,8 @@
-//! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`], the
-//! same shape as TCP's.
+//! Unix domain stream sockets: [`UnixListener`], [`UnixStream`] and a
+//! stream's owned halves ([`OwnedReadHalf`], [`OwnedWriteHalf`], from
+//! [`UnixStream::into_split`]); the same shape as TCP's.
+//!
+//! The listener and the stream are also at [`runtime::net`](crate::net).
 
 use super::accept::{self, Backlog};
 use super::ops::Connect;
@@ -262,6 +265,10 @@ impl UnixStream {
         }
     }
 
+    fn from_inner(inner: Stream<std::os::unix::net::UnixStream>) -> UnixStream {
+        UnixStream { inner }
+    }
+
     /// Receives into `buf`, from its start, up to its capacity; resolves to
     /// the number of bytes received (`Ok(0)`: the peer closed its side) and
     /// the buffer. See [`TcpStream::read`](super::TcpStream::read).
@@ -371,6 +378,13 @@ impl UnixStream {
 }
 
 super::stream::stream_traits!(UnixStream);
+
+super::split::owned_halves!(
+    UnixStream,
+    std::os::unix::net::UnixStream,
+    SocketAddr,
+    "#     let (a, b) = runtime::net::UnixStream::pair()?;"
+);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -255,6 +255,17 @@ impl<S: Socket> Writer<S> {
         }
     }
 
+    /// The socket, for its getters and setters.
+    pub(crate) fn socket(&self) -> &S {
+        &self.core.fd
+    }
+
+    /// Whether dropping this writer shuts the write side down (an owned
+    /// write half) or not (a whole stream, a reunited or forgotten half).
+    pub(crate) fn set_shutdown_on_drop(&mut self, on: bool) {
+        self.shutdown_on_drop = on;
+    }
+
     pub(crate) fn fd(&self) -> &Arc<S> {
         &self.core.fd
     }
