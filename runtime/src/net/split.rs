@@ -36,7 +36,8 @@ macro_rules! owned_halves {
                     stringify!($stream), "::into_split)."
                 )]
         ///
-        /// Reads with owned buffers ([`read`](OwnedReadHalf::read)) or through
+        /// Reads with owned buffers ([`read`](OwnedReadHalf::read),
+        /// [`peek`](OwnedReadHalf::peek)) or through
         /// [`futures_io::AsyncRead`], while another task writes with the
         /// [`OwnedWriteHalf`]. `Send`; dropping it closes nothing by itself
         /// (the socket closes when both halves are gone).
@@ -220,6 +221,32 @@ macro_rules! owned_halves {
                 buf: B,
             ) -> $crate::io::BufResult<usize, B> {
                 $crate::net::stream::read(self.inner.fd(), buf).await
+            }
+
+            /// Receives into `buf` without taking the bytes out of the
+            /// socket (`MSG_PEEK`); as
+            #[doc = concat!("[`", stringify!($stream), "::peek`].")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// #[runtime::main(flavor = "current_thread")]
+            /// async fn main() -> std::io::Result<()> {
+            #[doc = $pair]
+            ///     let (read, _write) = a.into_split();
+            ///     b.write_all(&b"abc"[..]).await.0?;
+            ///     let (n, buf) = read.peek(Vec::with_capacity(8)).await;
+            ///     assert_eq!(&buf[..n?], b"abc");
+            ///     let (n, buf) = read.read(Vec::with_capacity(8)).await;
+            ///     assert_eq!(&buf[..n?], b"abc");
+            ///     Ok(())
+            /// }
+            /// ```
+            pub async fn peek<B: $crate::io::IoBufMut + Send>(
+                &self,
+                buf: B,
+            ) -> $crate::io::BufResult<usize, B> {
+                $crate::net::stream::peek(self.inner.fd(), buf).await
             }
 
             /// The address of the other end.

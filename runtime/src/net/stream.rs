@@ -63,6 +63,13 @@ pub(crate) async fn read<S: Socket, B: IoBufMut + Send>(
     driver::run(RecvBuf::new(fd.clone(), buf)).await
 }
 
+pub(crate) async fn peek<S: Socket, B: IoBufMut + Send>(
+    fd: &Arc<S>,
+    buf: B,
+) -> BufResult<usize, B> {
+    driver::run(RecvBuf::peek(fd.clone(), buf)).await
+}
+
 pub(crate) async fn write<S: Socket, B: IoBuf + Send>(fd: &Arc<S>, buf: B) -> BufResult<usize, B> {
     driver::run(SendBuf::new(fd.clone(), buf)).await
 }
@@ -203,6 +210,10 @@ impl<S: Socket> Stream<S> {
 
     pub(crate) async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
         read(self.reader.fd(), buf).await
+    }
+
+    pub(crate) async fn peek<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        peek(self.reader.fd(), buf).await
     }
 
     pub(crate) async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {

@@ -73,18 +73,80 @@ pub(crate) fn socketpair(domain: c_int, ty: c_int) -> io::Result<(OwnedFd, Owned
 /// restart (connections of the previous one in `TIME_WAIT` do not block
 /// it); a port with a live listener still fails with `AddrInUse`.
 pub(crate) fn set_reuseaddr(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let on: c_int = 1;
-    // SAFETY: passes a pointer to a live `c_int` and its exact size.
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1 as c_int)
+}
+
+/// A socket option's value type: plain C data the kernel reads and writes
+/// as bytes.
+///
+/// # Safety
+///
+/// Every bit pattern of the type's size is a valid value (the kernel may
+/// write any), and it has no padding the kernel could be shown.
+pub(crate) unsafe trait OptValue: Copy {}
+
+// SAFETY: an integer: every bit pattern is valid, no padding.
+unsafe impl OptValue for c_int {}
+// SAFETY: two `c_int`s: every bit pattern is valid, no padding.
+unsafe impl OptValue for libc::linger {}
+
+/// `setsockopt(fd, level, name, &value)`.
+pub(crate) fn set_opt<T: OptValue>(
+    fd: BorrowedFd<'_>,
+    level: c_int,
+    name: c_int,
+    value: T,
+) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live `T` and its exact size; the kernel
+    // only reads it.
     cvt(unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            (&raw const on).cast(),
-            mem::size_of::<c_int>() as libc::socklen_t,
+            level,
+            name,
+            (&raw const value).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
         )
     })?;
     Ok(())
+}
+
+/// `getsockopt(fd, level, name)` of a `T`.
+pub(crate) fn opt<T: OptValue>(fd: BorrowedFd<'_>, level: c_int, name: c_int) -> io::Result<T> {
+    let mut value = mem::MaybeUninit::<T>::zeroed();
+    let mut len = mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` has room for a `T` and `len` says so; the kernel
+    // writes at most `len` bytes and updates `len`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            value.as_mut_ptr().cast(),
+            &mut len,
+        )
+    })?;
+    // SAFETY: zeroed, then (partly) written by the kernel: either way a
+    // valid `T`, which any bit pattern is (`OptValue`).
+    Ok(unsafe { value.assume_init() })
+}
+
+/// `SO_LINGER`: `None` turns it off; `Some(d)` lingers `d`, in whole
+/// seconds (rounded down, at most `c_int::MAX`).
+pub(crate) fn set_linger(
+    fd: BorrowedFd<'_>,
+    linger: Option<std::time::Duration>,
+) -> io::Result<()> {
+    let value = libc::linger {
+        l_onoff: c_int::from(linger.is_some()),
+        l_linger: linger.map_or(0, |d| c_int::try_from(d.as_secs()).unwrap_or(c_int::MAX)),
+    };
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_LINGER, value)
+}
+
+pub(crate) fn linger(fd: BorrowedFd<'_>) -> io::Result<Option<std::time::Duration>> {
+    let value: libc::linger = opt(fd, libc::SOL_SOCKET, libc::SO_LINGER)?;
+    Ok((value.l_onoff != 0).then(|| std::time::Duration::from_secs(value.l_linger.max(0) as u64)))
 }
 
 pub(crate) fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {

@@ -4,6 +4,8 @@
 //!
 //! The listener and the stream are also at [`runtime::net`](crate::net).
 
+mod options;
+
 use super::accept::{self, Backlog};
 use super::ops::Connect;
 use super::stream::Stream;
@@ -398,6 +400,39 @@ impl TcpStream {
         self.inner.read(buf).await
     }
 
+    /// Receives into `buf` like [`read`](TcpStream::read), but leaves the
+    /// bytes in the socket (`MSG_PEEK`): the next `read` or `peek` returns
+    /// them again. Resolves to the number of bytes copied (`Ok(0)`: the
+    /// peer closed its side, or `buf` has no room) and the buffer; waits
+    /// for data like `read`.
+    ///
+    /// Bytes the poll-style reader ([`futures_io::AsyncRead`]) has already
+    /// taken into its buffer are not in the socket any more, so `peek`
+    /// does not see them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.write_all(&b"GET /"[..]).await.0?;
+    ///     let (n, peeked) = server.peek(vec![0u8; 3]).await;
+    ///     assert_eq!(&peeked[..n?], b"GET");
+    ///     // Still there for the read.
+    ///     let (n, read) = server.read(Vec::with_capacity(16)).await;
+    ///     assert_eq!(&read[..n?], b"GET /");
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn peek<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.peek(buf).await
+    }
+
     /// Sends `buf`'s initialized bytes, or a first part of them; resolves
     /// to the number sent and the buffer. See
     /// [`write_all`](TcpStream::write_all) to send everything.
@@ -484,50 +519,6 @@ impl TcpStream {
     /// ```
     pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.shutdown(how).await
-    }
-
-    /// Sets `TCP_NODELAY`: with `true`, small sends go out at once instead
-    /// of being coalesced (Nagle's algorithm).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use runtime::net::{TcpListener, TcpStream};
-    ///
-    /// #[runtime::main(flavor = "current_thread")]
-    /// async fn main() -> std::io::Result<()> {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
-    ///     stream.set_nodelay(true)?;
-    ///     assert!(stream.nodelay()?);
-    ///     Ok(())
-    /// }
-    /// ```
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.socket().set_nodelay(nodelay)
-    }
-
-    /// Whether `TCP_NODELAY` is set.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use runtime::net::{TcpListener, TcpStream};
-    ///
-    /// #[runtime::main(flavor = "current_thread")]
-    /// async fn main() -> std::io::Result<()> {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
-    ///     assert!(!stream.nodelay()?); // the kernel's default: Nagle on
-    ///     stream.set_nodelay(true)?;
-    ///     assert!(stream.nodelay()?);
-    ///     stream.set_nodelay(false)?;
-    ///     assert!(!stream.nodelay()?);
-    ///     Ok(())
-    /// }
-    /// ```
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.socket().nodelay()
     }
 
     /// The address of the other end.

@@ -291,6 +291,30 @@ impl UnixStream {
         self.inner.read(buf).await
     }
 
+    /// Receives into `buf` like [`read`](UnixStream::read), but leaves the
+    /// bytes in the socket (`MSG_PEEK`): the next `read` or `peek` returns
+    /// them again. See [`TcpStream::peek`](super::TcpStream::peek).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.write_all(&b"hello"[..]).await.0?;
+    ///     let (n, peeked) = b.peek(vec![0u8; 8]).await;
+    ///     assert_eq!(&peeked[..n?], b"hello");
+    ///     let (n, read) = b.read(vec![0u8; 8]).await;
+    ///     assert_eq!(&read[..n?], b"hello");
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn peek<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.peek(buf).await
+    }
+
     /// Sends `buf`'s initialized bytes, or a first part of them; resolves
     /// to the number sent and the buffer.
     ///
