@@ -70,6 +70,7 @@
 
 mod accept;
 mod ops;
+mod socket;
 mod split;
 mod stream;
 mod sys;
@@ -78,6 +79,7 @@ mod udp;
 pub mod unix;
 mod writer;
 
+pub use socket::TcpSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -131,6 +131,15 @@ pub(crate) fn opt<T: OptValue>(fd: BorrowedFd<'_>, level: c_int, name: c_int) ->
     Ok(unsafe { value.assume_init() })
 }
 
+/// A boolean option (`int` 0 or 1).
+pub(crate) fn set_flag(fd: BorrowedFd<'_>, level: c_int, name: c_int, on: bool) -> io::Result<()> {
+    set_opt(fd, level, name, c_int::from(on))
+}
+
+pub(crate) fn flag(fd: BorrowedFd<'_>, level: c_int, name: c_int) -> io::Result<bool> {
+    Ok(opt::<c_int>(fd, level, name)? != 0)
+}
+
 /// `SO_LINGER`: `None` turns it off; `Some(d)` lingers `d`, in whole
 /// seconds (rounded down, at most `c_int::MAX`).
 pub(crate) fn set_linger(
@@ -153,6 +162,15 @@ pub(crate) fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
     // SAFETY: `addr` holds a valid address of `addr.len()` bytes.
     cvt(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr(), addr.len()) })?;
     Ok(())
+}
+
+/// The address `fd` is bound to (`getsockname(2)`).
+pub(crate) fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
+    let mut addr = SockAddr::empty();
+    // SAFETY: `addr` has room for any address, and its length says so; the
+    // kernel writes the address and its length.
+    cvt(unsafe { libc::getsockname(fd.as_raw_fd(), addr.as_mut_ptr(), addr.len_mut()) })?;
+    Ok(addr)
 }
 
 pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: c_int) -> io::Result<()> {

@@ -14,7 +14,7 @@ use crate::driver::{self, BufResult, IoBuf, IoBufMut};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 /// A TCP socket listening for connections.
@@ -327,6 +327,12 @@ impl TcpStream {
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
         let fd = sys::socket(sys::domain_of(&addr), libc::SOCK_STREAM)?;
+        TcpStream::connect_socket(fd, addr).await
+    }
+
+    /// Connects the new socket `fd` to `addr` through the driver's
+    /// `Connect` op (also `TcpSocket::connect`'s way).
+    pub(super) async fn connect_socket(fd: OwnedFd, addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Arc::new(std::net::TcpStream::from(fd));
         driver::submit(Connect::new(socket.clone(), SockAddr::from_inet(&addr)))?.await?;
         Ok(TcpStream {
