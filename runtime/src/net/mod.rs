@@ -7,7 +7,13 @@
 //! the same operation is a non-blocking system call, and on `EAGAIN` the
 //! task waits for readiness on the runtime's reactor thread, then tries
 //! again. Either way creating, binding and configuring a socket are plain
-//! system calls, which never block.
+//! system calls, which never block ([`TcpSocket`] exposes them before a
+//! socket becomes a listener or a connection).
+//!
+//! Host names are resolved on the runtime's blocking pool, never on a
+//! worker: every address argument is a [`ToSocketAddrs`], which tells a
+//! literal address (parsed at once) from a name (looked up with the system
+//! resolver on the pool); [`lookup_host`] does just the lookup.
 //!
 //! I/O takes owned buffers ([`IoBuf`](crate::io::IoBuf) /
 //! [`IoBufMut`](crate::io::IoBufMut): `Vec<u8>`, `Box<[u8]>`,
@@ -69,6 +75,7 @@
 //! ```
 
 mod accept;
+mod addr;
 mod ops;
 mod socket;
 mod split;
@@ -79,6 +86,7 @@ mod udp;
 pub mod unix;
 mod writer;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use socket::TcpSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;

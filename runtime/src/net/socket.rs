@@ -254,7 +254,8 @@ impl TcpSocket {
     }
 
     /// Binds the socket to `addr` (port 0: a free port, see
-    /// [`local_addr`](TcpSocket::local_addr)).
+    /// [`local_addr`](TcpSocket::local_addr)). A literal address: resolve
+    /// a name first with [`lookup_host`](super::lookup_host).
     ///
     /// # Errors
     ///
@@ -280,8 +281,8 @@ impl TcpSocket {
         sys::bind(self.fd.as_fd(), &SockAddr::from_inet(&addr))
     }
 
-    /// Connects to `addr` and returns the connection; the socket moves
-    /// into it. Waits through the driver (an io_uring `connect`, or a
+    /// Connects to `addr` (a literal address, as for `bind`) and returns
+    /// the connection; the socket moves into it. Waits through the driver (an io_uring `connect`, or a
     /// non-blocking one and a readiness wait on epoll), as
     /// [`TcpStream::connect`] does.
     ///

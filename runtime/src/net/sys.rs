@@ -10,7 +10,7 @@ use std::ffi::c_int;
 use std::fmt;
 use std::io;
 use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -193,35 +193,6 @@ pub(crate) fn domain_of(addr: &SocketAddr) -> c_int {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
     }
-}
-
-/// Resolves `addr` with std (a literal address is parsed; a name goes to
-/// the system resolver, which blocks the calling thread for the lookup).
-pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any address",
-        ));
-    }
-    Ok(addrs)
-}
-
-/// Tries `f` on each address in turn; the first success, or the last error.
-pub(crate) async fn each_addr<T, F, Fut>(addrs: Vec<SocketAddr>, mut f: F) -> io::Result<T>
-where
-    F: FnMut(SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = io::Result<T>>,
-{
-    let mut last = None;
-    for addr in addrs {
-        match f(addr).await {
-            Ok(out) => return Ok(out),
-            Err(err) => last = Some(err),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to try")))
 }
 
 /// A socket address as the kernel reads and writes it: a

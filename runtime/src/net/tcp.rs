@@ -7,13 +7,14 @@
 mod options;
 
 use super::accept::{self, Backlog};
+use super::addr::{self, ToSocketAddrs};
 use super::ops::Connect;
 use super::stream::Stream;
 use super::sys::{self, SockAddr};
 use crate::driver::{self, BufResult, IoBuf, IoBufMut};
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
@@ -52,8 +53,9 @@ impl TcpListener {
     /// binds; the error is the last one's. Port 0 picks a free port (see
     /// [`local_addr`](TcpListener::local_addr)).
     ///
-    /// A host name (not a literal address) is looked up with the system
-    /// resolver, which blocks the calling thread during the lookup.
+    /// A host name (not a literal address) is looked up on the runtime's
+    /// blocking pool (see [`lookup_host`](super::lookup_host)), never on a
+    /// worker; a literal address is parsed at once.
     ///
     /// # Errors
     ///
@@ -78,8 +80,9 @@ impl TcpListener {
     /// }
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let addrs = sys::resolve(addr)?;
-        sys::each_addr(addrs, |addr| async move { TcpListener::bind_one(addr) }).await
+        let resolving = addr::resolve_some(&addr);
+        let addrs = resolving.await?;
+        addr::each_addr(addrs, |addr| async move { TcpListener::bind_one(addr) }).await
     }
 
     fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -292,8 +295,9 @@ impl TcpStream {
     /// Opens a connection to `addr`, trying each address it resolves to in
     /// turn; the error is the last one's.
     ///
-    /// A host name (not a literal address) is looked up with the system
-    /// resolver, which blocks the calling thread during the lookup.
+    /// A host name (not a literal address) is looked up on the runtime's
+    /// blocking pool (see [`lookup_host`](super::lookup_host)), never on a
+    /// worker; a literal address is parsed at once.
     ///
     /// # Errors
     ///
@@ -321,8 +325,9 @@ impl TcpStream {
     /// }
     /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let addrs = sys::resolve(addr)?;
-        sys::each_addr(addrs, TcpStream::connect_one).await
+        let resolving = addr::resolve_some(&addr);
+        let addrs = resolving.await?;
+        addr::each_addr(addrs, TcpStream::connect_one).await
     }
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
