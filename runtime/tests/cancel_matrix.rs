@@ -1698,15 +1698,14 @@ fn write_effect(cell: Cell, progress: &Progress) -> Effect {
     match cell.when {
         // Never polled: it never started.
         When::BeforeSubmission => Effect::MustNot,
-        // The poll-style writer takes the payload into its write-behind
-        // buffer in the first poll and sends it before anything written
-        // later (`net/writer.rs`); at a shutdown the ring cancels the send
-        // while the socket is still full.
+        // The poll-style writer sends with a call that never waits: written
+        // in the first poll (`Ready`), or not at all (`Pending`: the socket
+        // is full; what waits is a poll for room, `net/writer.rs`).
         _ if op == Op::PollWrite => {
-            if cell.when == When::AtShutdown {
-                Effect::MustNot
-            } else {
+            if progress.first_poll.is_some() {
                 Effect::Must
+            } else {
+                Effect::MustNot
             }
         }
         // Ready in its first poll (the epoll driver's first try): done.

@@ -95,8 +95,7 @@ where
             pos += len;
             step += 1;
         }
-        // Dropped without a flush: the half finishes the send, then shuts
-        // the write side down, which ends the echo.
+        // Dropping the half shuts the write side down, which ends the echo.
         drop(write);
     });
     let reader = runtime::spawn(async move {
@@ -177,7 +176,7 @@ fn reunited_halves_are_the_stream_again_with_the_write_side_open() {
         let (read, mut write) = client.into_split();
         assert_eq!(read.local_addr().unwrap(), local);
         assert_eq!(write.peer_addr().unwrap(), server.local_addr().unwrap());
-        // Accepted by the write half's buffer before the reunite: kept.
+        // Written by the half before the reunite, by the stream after.
         AsyncWriteExt::write_all(&mut write, b"before ")
             .await
             .unwrap();
@@ -263,9 +262,8 @@ fn dropping_the_write_half_ends_the_stream_after_every_byte() {
                 let (r, w) = a.into_split();
                 (Box::new(r), Box::new(w), Box::new(b))
             };
-            // Nobody reads yet: take bytes until the socket and then the
-            // half's own buffer are full, so that some are not sent yet
-            // when the half is dropped.
+            // Nobody reads yet: write until the socket is full, then drop
+            // the half at once.
             let taken = {
                 let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
                 let mut taken = 0;

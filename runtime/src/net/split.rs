@@ -9,10 +9,10 @@
 //! stream's, not a copy, and no lock is shared between the halves — a task
 //! reading never waits for one writing.
 //!
-//! Dropping the write half shuts the write side down, as in tokio: after
-//! the bytes its `poll_write` accepted are sent (see `writer.rs`), so the
-//! peer reads everything, then end-of-stream. `forget` drops it without
-//! that shutdown. Reuniting checks that both halves hold the same socket
+//! Dropping the write half shuts the write side down, as in tokio (a plain
+//! `shutdown(2)`, which never blocks): every byte a write reported is in
+//! the kernel already, so the peer reads them all, then end-of-stream.
+//! `forget` drops it without that shutdown. Reuniting checks that both halves hold the same socket
 //! (pointer equality of their `Arc`s).
 //!
 //! The types are written once, by [`owned_halves!`], and expanded in
@@ -70,14 +70,13 @@ macro_rules! owned_halves {
         ///
         /// Writes with owned buffers ([`write`](OwnedWriteHalf::write),
         /// [`write_all`](OwnedWriteHalf::write_all)) or through
-        /// [`futures_io::AsyncWrite`] (a write-behind buffer; see the
-        /// stream's notes), while another task reads with the
+        /// [`futures_io::AsyncWrite`], while another task reads with the
         /// [`OwnedReadHalf`]. `Send`.
         ///
-        /// Dropping it shuts the write side down (`shutdown(Write)`), after
-        /// the bytes its `poll_write` accepted are sent, so the peer reads
-        /// them all, then end-of-stream; [`forget`](OwnedWriteHalf::forget)
-        /// drops it without the shutdown.
+        /// Dropping it shuts the write side down (`shutdown(Write)`): the
+        /// peer reads every byte written, then end-of-stream;
+        /// [`forget`](OwnedWriteHalf::forget) drops it without the
+        /// shutdown.
         ///
         /// # Examples
         ///
@@ -138,8 +137,8 @@ macro_rules! owned_halves {
             /// while the other writes, with no lock between them.
             ///
             /// The halves keep the stream's state: bytes its poll-style
-            /// reader buffered are read by the read half, bytes its
-            /// `poll_write` accepted are sent by the write half.
+            /// reader buffered are read by the read half, a poll-style
+            /// write waiting for room goes on in the write half.
             /// [`OwnedReadHalf::reunite`] puts them back together.
             ///
             /// # Examples
@@ -311,8 +310,7 @@ macro_rules! owned_halves {
 
             /// Drops the half *without* shutting the write side down: the
             /// peer sees the end of the stream only when the read half is
-            /// gone too (tokio's `forget`). Bytes `poll_write` accepted are
-            /// still sent.
+            /// gone too (tokio's `forget`).
             ///
             /// # Examples
             ///

@@ -6,12 +6,14 @@
 //!
 //! `AsyncRead::poll_read` lends a `&mut [u8]` for one call only, but the
 //! kernel fills a buffer *after* the call returns. So the stream reads into
-//! a buffer it owns and copies out of it; likewise `poll_write` copies the
-//! caller's bytes into an owned buffer and sends that. Each byte through the
-//! poll-style traits is copied once more than through the owned-buffer
-//! methods (`read(buf)`, `write(buf)`): a `memcpy`, cheap next to a system
-//! call but not free for bulk transfers. At most one read and one write are
-//! in flight per stream.
+//! a buffer it owns and copies out of it: each byte read through the
+//! poll-style trait is copied once more than through the owned-buffer
+//! `read(buf)`, a `memcpy`, cheap next to a system call but not free for
+//! bulk transfers. At most one poll-style receive is in flight per stream.
+//!
+//! Writes need no buffer of their own: `poll_write` sends from the caller's
+//! slice with a send that never waits, and waits for room through the
+//! driver when the socket has none (`writer.rs`).
 //!
 //! The read side ([`Reader`]) and the write side ([`Writer`], in
 //! `writer.rs`) are separate values, each with its own reference to the
@@ -24,12 +26,9 @@
 //! started. A receive in flight stays in flight when its caller gives up,
 //! and the next `poll_read` picks up its data: nothing is lost.
 //!
-//! Writes: a write-behind buffer of at most
-//! [`WRITE_MAX`](super::writer::WRITE_MAX) bytes. `poll_write` accepts
-//! bytes and returns `Ready(Ok(n))` at once, or `Pending` having taken
-//! nothing when the buffer is full; `poll_flush` waits until every accepted
-//! byte is in the kernel. `writer.rs` has the rules, including what a
-//! stream dropped with bytes not yet sent does.
+//! Writes: `poll_write` returns `Ready(Ok(n))` with the count the kernel
+//! took, or `Pending` having taken nothing while the socket is full;
+//! `writer.rs` has the reasons.
 
 use super::ops::{RecvBuf, SendBuf, Shutdown};
 use super::writer::Writer;

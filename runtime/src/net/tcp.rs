@@ -244,24 +244,20 @@ impl fmt::Debug for TcpListener {
 ///
 /// # The cost of poll-style I/O
 ///
-/// io_uring fills and drains buffers after the call that started the
-/// operation has returned, while `poll_read` / `poll_write` lend a slice
-/// for one call only. So `AsyncRead` receives into a buffer the stream owns
-/// (8 to 64 KiB, after the caller's request) and copies out of it, and
-/// `AsyncWrite` copies into a write-behind buffer (at most 64 KiB not yet
-/// sent) and sends from there: one `memcpy` per byte more than the
-/// owned-buffer methods.
+/// io_uring fills buffers after the call that started the operation has
+/// returned, while `poll_read` lends a slice for one call only. So
+/// `AsyncRead` receives into a buffer the stream owns (8 to 64 KiB, after
+/// the caller's request) and copies out of it: one `memcpy` per byte more
+/// than the owned-buffer [`read`](TcpStream::read).
 ///
-/// `poll_write` returns `Ready(Ok(n))` as soon as the stream has *taken*
-/// the bytes, and `Pending` (having taken nothing) only while its buffer is
-/// full; `poll_flush` waits until the kernel has every byte taken, and
-/// `poll_close` flushes, then shuts down the write side. A failed send is
-/// reported by every later `poll_write`, `poll_flush` and `poll_close`.
-/// Dropped with bytes not yet sent, the stream finishes sending them in a
-/// background task of its runtime (like the kernel with its own send
-/// buffer after `close`); flush or close to know they went out. Bytes taken
-/// by `poll_write` and not yet flushed may go out after those of a later
-/// owned-buffer [`write`](TcpStream::write): flush before switching style.
+/// `AsyncWrite` copies nothing: `poll_write` sends from the caller's slice
+/// with a send that never waits, and returns `Ready(Ok(n))` with what the
+/// kernel took, or `Pending` — having written nothing — while the socket is
+/// full (the task then waits for room through the driver). So a caller may
+/// retry from a moved buffer, switch to other bytes, or drop the write
+/// future at any point. `poll_flush` has nothing to do; `poll_close` shuts
+/// down the write side. Each `poll_write` that finds room is one system
+/// call, outside the ring.
 ///
 /// # Examples
 ///
