@@ -21,8 +21,11 @@
 //! [`BufResult<T, B>`](crate::io::BufResult) = `(io::Result<T>, B)`,
 //! because the kernel fills or drains the buffer after the call that
 //! started the operation has returned. The streams also implement
-//! `futures_io::AsyncRead` / `AsyncWrite`, at the cost of one copy per
-//! byte (see [`TcpStream`]).
+//! `futures_io::AsyncRead` (at the cost of one copy per byte) and
+//! `AsyncWrite`, whose `poll_write` is the one send outside the ring: a
+//! call that never waits, from the caller's slice, because a `Pending`
+//! write must have written nothing (its wait for room is a ring request;
+//! see [`TcpStream`]).
 //!
 //! A stream splits into owned halves (`into_split`: [`tcp::OwnedReadHalf`]
 //! and [`tcp::OwnedWriteHalf`], the same in [`unix`]) that one task reads
