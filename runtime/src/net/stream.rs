@@ -12,8 +12,10 @@
 //! bulk transfers. At most one poll-style receive is in flight per stream.
 //!
 //! Writes need no buffer of their own: `poll_write` sends from the caller's
-//! slice with a send that never waits, and waits for room through the
-//! driver when the socket has none (`writer.rs`).
+//! slice with a send that never waits, returning `Ready(Ok(n))` with the
+//! count the kernel took, or `Pending` having taken nothing while the
+//! socket is full (it waits for room through the driver); `writer.rs` has
+//! the reasons.
 //!
 //! The read side ([`Reader`]) and the write side ([`Writer`], in
 //! `writer.rs`) are separate values, each with its own reference to the
@@ -25,10 +27,6 @@
 //! left over are handed out by the next calls before another receive is
 //! started. A receive in flight stays in flight when its caller gives up,
 //! and the next `poll_read` picks up its data: nothing is lost.
-//!
-//! Writes: `poll_write` returns `Ready(Ok(n))` with the count the kernel
-//! took, or `Pending` having taken nothing while the socket is full;
-//! `writer.rs` has the reasons.
 
 use super::ops::{RecvBuf, SendBuf, Shutdown};
 use super::writer::Writer;
