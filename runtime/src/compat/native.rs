@@ -1,0 +1,95 @@
+//! Recognising the runtime's own writers behind a generic type
+//! parameter, to give them the paths a futures-io type cannot take.
+//!
+//! Rust has no specialization, and an adapter such as `HyperIo<T>` must
+//! accept any futures-io `T`. So it asks [`writer`] whether
+//! `T` is one of ours: a `TypeId` comparison per candidate type, which the
+//! compiler folds to a constant for each `T`, so a foreign type pays
+//! nothing and ours go straight to their own code. The price is a `'static`
+//! bound on the adapters' impls (`TypeId` needs it): `HyperIo<&mut
+//! TcpStream>` is not accepted, `HyperIo<TcpStream>` is. The dispatch goes
+//! through a trait object; the call is indirect but the object is the
+//! stream itself, nothing is allocated.
+//!
+//! What ours do differently: [`NativeWrite::poll_write_gather`], a
+//! vectored write that takes bytes from every slice, not just the first
+//! (futures-io's default). A `poll_write` on our streams copies into the
+//! stream's own send buffer, so gathering costs one copy per slice, not a
+//! system call.
+
+use crate::net::{TcpStream, UnixStream};
+use futures_io::AsyncWrite;
+use std::any::Any;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A writer of ours whose vectored writes gather.
+pub(crate) trait NativeWrite {
+    /// Writes from as many of `bufs`, in order, as the writer takes now.
+    fn poll_write_gather(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
+}
+
+/// `io` as one of the runtime's writers, if it is one.
+pub(crate) fn writer<T: 'static>(io: &mut T) -> Option<&mut dyn NativeWrite> {
+    let io: &mut dyn Any = io;
+    if io.is::<TcpStream>() {
+        return io
+            .downcast_mut::<TcpStream>()
+            .map(|s| s as &mut dyn NativeWrite);
+    }
+    if io.is::<UnixStream>() {
+        return io
+            .downcast_mut::<UnixStream>()
+            .map(|s| s as &mut dyn NativeWrite);
+    }
+    None
+}
+
+/// A vectored write as a sequence of `poll_write`s, one per slice, for
+/// writers whose `poll_write` only copies (so one call per slice costs a
+/// copy, not a system call). Stops at the first slice not taken in full.
+pub(crate) fn gather<W: AsyncWrite + Unpin + ?Sized>(
+    writer: &mut W,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    let mut total = 0;
+    for buf in bufs.iter().filter(|buf| !buf.is_empty()) {
+        match Pin::new(&mut *writer).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                total += n;
+                if n < buf.len() {
+                    break;
+                }
+            }
+            // After some bytes were taken, report those; an error comes back
+            // on the next call, `Pending` has registered the waker (a
+            // spurious wake at worst).
+            Poll::Ready(Err(err)) if total == 0 => return Poll::Ready(Err(err)),
+            Poll::Pending if total == 0 => return Poll::Pending,
+            Poll::Ready(Err(_)) | Poll::Pending => break,
+        }
+    }
+    Poll::Ready(Ok(total))
+}
+
+macro_rules! native_stream {
+    ($($ty:ty),*) => {$(
+        impl NativeWrite for $ty {
+            fn poll_write_gather(
+                &mut self,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                gather(self, cx, bufs)
+            }
+        }
+    )*};
+}
+
+native_stream!(TcpStream, UnixStream);

@@ -1,0 +1,87 @@
+//! tokio's `io::AsyncRead` / `io::AsyncWrite` on the runtime's streams and
+//! standard input (feature `tokio-io`).
+//!
+//! Each impl forwards to the type's futures-io impl, which already is the
+//! poll-style state machine (see `net/stream.rs`); the two trait families
+//! differ only in their read buffer and in the name of `close`:
+//!
+//! * `poll_read` gets a `tokio::io::ReadBuf`, possibly uninitialized: the
+//!   part not yet initialized is zeroed (once; the `ReadBuf` remembers),
+//!   then read into as a `&mut [u8]`.
+//! * `poll_shutdown` is futures-io's `poll_close`: finish sending, then
+//!   shut down the write side.
+//! * Vectored writes gather: a `poll_write` copies into the stream's own
+//!   send buffer, so taking bytes from every slice costs no system call.
+//!
+//! No tokio runtime is involved: tokio is compiled with every feature off,
+//! which still has these two traits.
+
+use super::native::gather;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// tokio's read through a type's futures-io read.
+fn poll_read_via_futures<R: futures_io::AsyncRead + Unpin>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let n = ready!(Pin::new(reader).poll_read(cx, buf.initialize_unfilled()))?;
+    // Panics (rather than exposing uninitialized bytes) should a reader
+    // claim more than it was given.
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+macro_rules! tokio_read {
+    ($($ty:ty),*) => {$(
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read_via_futures(self.get_mut(), cx, buf)
+            }
+        }
+    )*};
+}
+
+macro_rules! tokio_write {
+    ($($ty:ty),*) => {$(
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                futures_io::AsyncWrite::poll_write(self, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                futures_io::AsyncWrite::poll_flush(self, cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                futures_io::AsyncWrite::poll_close(self, cx)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                gather(self.get_mut(), cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+        }
+    )*};
+}
+
+tokio_read!(crate::net::TcpStream, crate::net::UnixStream, crate::io::Stdin);
+tokio_write!(crate::net::TcpStream, crate::net::UnixStream);
