@@ -1,5 +1,6 @@
 //! Shared pieces of the scheduler benchmarks (`benches/scheduler.rs`);
-//! those of the I/O benchmarks (`benches/io.rs`) are in [`io`].
+//! those of the I/O benchmarks (`benches/io.rs`) are in [`io`], those of
+//! the stream benchmarks (`benches/streams.rs`) in [`streams`].
 //!
 //! Each runtime under test is built here with the same number of worker
 //! threads, [`WORKERS`], and wrapped behind two small traits so that every
@@ -18,6 +19,7 @@
 //! the same channel on all three runtimes.
 
 pub mod io;
+pub mod streams;
 
 use futures_channel::oneshot;
 use std::fmt::Debug;

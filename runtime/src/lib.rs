@@ -98,6 +98,7 @@
 //! * [`time`]: `sleep`, `timeout`, `interval`, and a clock tests can pause.
 //! * [`fs`]: files: `File`, `OpenOptions`, `read`, `write`.
 //! * [`net`]: TCP, UDP and Unix sockets.
+//! * [`process`]: child processes, waited for without blocking a worker.
 //! * [`io`]: buffer traits for owned-buffer I/O, standard input, readiness
 //!   of any descriptor.
 //! * [`signal`]: `ctrl_c` and listeners of Unix signals.
@@ -116,6 +117,7 @@ pub mod io;
 pub(crate) mod loom;
 pub mod metrics;
 pub mod net;
+pub mod process;
 mod runtime;
 pub(crate) mod scheduler;
 pub mod signal;

@@ -15,6 +15,7 @@ mod bytes;
 mod ready;
 mod stdin;
 
+pub(crate) use self::ready::PollAdd;
 pub use self::ready::{readable, writable};
 pub use self::stdin::{stdin, Stdin};
 pub use crate::driver::{BufResult, IoBuf, IoBufMut};
