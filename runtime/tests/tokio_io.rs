@@ -1,7 +1,7 @@
 //! tokio's I/O traits on the runtime's types (feature `tokio-io`) and the
 //! `bytes` buffers as owned buffers (feature `bytes`): tokio-util's
 //! `Framed` with a `LinesCodec` over TCP and Unix streams, futures-util's
-//! line reader beside it, and `Bytes` / `BytesMut` through the
+//! line reader beside it, tokio-util's codecs on a child's pipes, and `Bytes` / `BytesMut` through the
 //! owned-buffer methods. No tokio runtime exists in this process.
 #![cfg(all(feature = "tokio-io", feature = "bytes"))]
 
@@ -142,6 +142,35 @@ async fn bytes_through_write_all_and_bytes_mut_through_read() {
     .await;
 }
 
+#[runtime::test]
+async fn framed_lines_through_a_child() {
+    bounded("child", async {
+        use runtime::process::Command;
+        use std::process::Stdio;
+        let mut child = Command::new("tr")
+            .args(["a-z", "A-Z"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut sink = tokio_util::codec::FramedWrite::new(stdin, LinesCodec::new());
+        let mut lines = tokio_util::codec::FramedRead::new(stdout, LinesCodec::new());
+        for i in 0..100 {
+            sink.send(format!("line {i}")).await.unwrap();
+        }
+        // tokio's `poll_shutdown` closes the pipe: `tr` sees the end.
+        SinkExt::<String>::close(&mut sink).await.unwrap();
+        for i in 0..100 {
+            assert_eq!(lines.next().await.unwrap().unwrap(), format!("LINE {i}"));
+        }
+        assert!(lines.next().await.is_none());
+        assert!(child.wait().await.unwrap().success());
+    })
+    .await;
+}
+
 #[test]
 fn stdin_and_the_streams_have_tokios_traits() {
     fn read<T: tokio::io::AsyncRead>() {}
@@ -151,4 +180,7 @@ fn stdin_and_the_streams_have_tokios_traits() {
     read::<UnixStream>();
     write::<TcpStream>();
     write::<UnixStream>();
+    read::<runtime::process::ChildStdout>();
+    read::<runtime::process::ChildStderr>();
+    write::<runtime::process::ChildStdin>();
 }

@@ -9,8 +9,10 @@
 //!   involved: hyper 1.x only asks for its own `rt` traits.
 //! * `tokio_io` (feature `tokio-io`): tokio's `io::AsyncRead` and
 //!   `io::AsyncWrite` on [`TcpStream`](crate::net::TcpStream),
-//!   [`UnixStream`](crate::net::UnixStream) and
-//!   [`Stdin`](crate::io::Stdin), so crates written against tokio's I/O
+//!   [`UnixStream`](crate::net::UnixStream), [`Stdin`](crate::io::Stdin)
+//!   and a child's pipes ([`ChildStdin`](crate::process::ChildStdin),
+//!   [`ChildStdout`](crate::process::ChildStdout),
+//!   [`ChildStderr`](crate::process::ChildStderr)), so crates written against tokio's I/O
 //!   traits (tokio-util's codecs, h2, tokio-rustls...) work on them. Those
 //!   traits exist in tokio with every feature off, and that is how the
 //!   feature depends on tokio: no tokio reactor, timer or scheduler is

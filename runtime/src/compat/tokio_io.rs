@@ -1,5 +1,5 @@
-//! tokio's `io::AsyncRead` / `io::AsyncWrite` on the runtime's streams and
-//! standard input (feature `tokio-io`).
+//! tokio's `io::AsyncRead` / `io::AsyncWrite` on the runtime's streams,
+//! standard input and child pipes (feature `tokio-io`).
 //!
 //! Each impl forwards to the type's futures-io impl, which already is the
 //! poll-style state machine (see `net/stream.rs`); the two trait families
@@ -10,8 +10,10 @@
 //!   then read into as a `&mut [u8]`.
 //! * `poll_shutdown` is futures-io's `poll_close`: finish sending, then
 //!   shut down the write side.
-//! * Vectored writes gather: a `poll_write` copies into the stream's own
-//!   send buffer, so taking bytes from every slice costs no system call.
+//! * Vectored writes on the sockets gather: a `poll_write` copies into the
+//!   stream's own send buffer, so taking bytes from every slice costs no
+//!   system call. (A child's stdin writes into its pipe directly and keeps
+//!   tokio's one-slice default.)
 //!
 //! No tokio runtime is involved: tokio is compiled with every feature off,
 //! which still has these two traits.
@@ -50,7 +52,25 @@ macro_rules! tokio_read {
 }
 
 macro_rules! tokio_write {
-    ($($ty:ty),*) => {$(
+    (gather: $($ty:ty),*) => {$(
+        tokio_write!(@impl $ty, {
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                gather(self.get_mut(), cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+        });
+    )*};
+    (plain: $($ty:ty),*) => {$(
+        tokio_write!(@impl $ty, {});
+    )*};
+    (@impl $ty:ty, { $($vectored:tt)* }) => {
         impl AsyncWrite for $ty {
             fn poll_write(
                 self: Pin<&mut Self>,
@@ -68,20 +88,20 @@ macro_rules! tokio_write {
                 futures_io::AsyncWrite::poll_close(self, cx)
             }
 
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                gather(self.get_mut(), cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
+            $($vectored)*
         }
-    )*};
+    };
 }
 
-tokio_read!(crate::net::TcpStream, crate::net::UnixStream, crate::io::Stdin);
-tokio_write!(crate::net::TcpStream, crate::net::UnixStream);
+tokio_read!(
+    crate::net::TcpStream,
+    crate::net::UnixStream,
+    crate::io::Stdin,
+    crate::process::ChildStdout,
+    crate::process::ChildStderr
+);
+tokio_write!(gather: crate::net::TcpStream, crate::net::UnixStream);
+// A child's stdin writes straight into the pipe, a system call per
+// `poll_write`: gathering would not save one, so tokio's default (the
+// first slice) stands.
+tokio_write!(plain: crate::process::ChildStdin);
