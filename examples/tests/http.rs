@@ -44,7 +44,9 @@ impl Server {
 
     /// Waits for the next stdout line.
     fn next_line(&self) -> String {
-        self.lines.recv_timeout(LIMIT).expect("a line from the server")
+        self.lines
+            .recv_timeout(LIMIT)
+            .expect("a line from the server")
     }
 
     fn terminate(&self) {
@@ -131,7 +133,10 @@ fn every_route_over_http1_and_http2() {
 fn slow_request(server: &Server, ms: u64) -> thread::JoinHandle<common::Output> {
     let url = format!("{}/slow?ms={ms}", server.url);
     let client = thread::spawn(move || common::run(GET, &[&url]));
-    assert_eq!(server.next_line(), format!("slow request: sleeping {ms} ms"));
+    assert_eq!(
+        server.next_line(),
+        format!("slow request: sleeping {ms} ms")
+    );
     client
 }
 

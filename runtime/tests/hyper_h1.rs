@@ -1,128 +1,28 @@
 //! hyper 1.x HTTP/1 on the runtime (feature `hyper`): a hyper server and a
 //! hyper client over runtime TCP streams through `HyperIo`, with
 //! `HyperTimer` for hyper's timeouts. Keep-alive, large chunked bodies
-//! both ways, upgrades to a raw stream, a client vanishing mid-request, and
-//! `header_read_timeout` on a paused and on a real clock.
+//! both ways, upgrades to a raw stream, and `header_read_timeout` on a
+//! paused and on a real clock. (Clients vanishing mid-request:
+//! `hyper_disconnect.rs`, a process of its own so that descriptor counts
+//! are its own.)
 #![cfg(feature = "hyper")]
 
 mod http_common;
 
 use bytes::Bytes;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
-use http_common::{back_to_baseline, bounded, check_pattern, fd_count, pattern_body};
+use http_body_util::{BodyExt, Empty};
+use http_common::h1::{connect, serve};
+use http_common::{bounded, check_pattern, pattern_body};
 use hyper::body::Incoming;
-use hyper::client::conn::http1 as client;
 use hyper::rt::Timer;
 use hyper::server::conn::http1 as server;
 use hyper::{Request, Response, StatusCode};
 use runtime::compat::hyper::{HyperIo, HyperTimer};
 use runtime::net::{TcpListener, TcpStream};
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-type Body = BoxBody<Bytes, hyper::Error>;
-
-fn full(text: impl Into<Bytes>) -> Body {
-    Full::new(text.into()).map_err(|never| match never {}).boxed()
-}
-
-/// The test server's routes.
-async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let path = req.uri().path().to_owned();
-    let response = match path.as_str() {
-        // Streams the request body back as it arrives, saying whether it
-        // came chunked.
-        "/echo" => {
-            let chunked = req
-                .headers()
-                .get(hyper::header::TRANSFER_ENCODING)
-                .is_some_and(|te| te == "chunked");
-            Response::builder()
-                .header("x-request-chunked", if chunked { "yes" } else { "no" })
-                .body(req.into_body().boxed())
-                .unwrap()
-        }
-        // Reads the whole body before answering.
-        "/collect" => match req.into_body().collect().await {
-            Ok(body) => Response::new(full(format!("{} bytes", body.to_bytes().len()))),
-            Err(err) => Response::new(full(format!("error: {err}"))),
-        },
-        // Switches to a raw byte stream: the server takes its TcpStream back
-        // and answers each chunk upper-cased.
-        "/upgrade" => {
-            runtime::spawn(async move {
-                let upgraded = hyper::upgrade::on(&mut req).await.expect("upgrade");
-                let parts = upgraded
-                    .downcast::<HyperIo<TcpStream>>()
-                    .expect("the upgraded connection is the runtime's TcpStream");
-                assert!(parts.read_buf.is_empty(), "the client waits for the 101");
-                let stream = parts.io.into_inner();
-                loop {
-                    let (n, buf) = stream.read(Vec::with_capacity(1024)).await;
-                    match n.expect("read") {
-                        0 => break,
-                        _ => {
-                            let (res, _) = stream.write_all(buf.to_ascii_uppercase()).await;
-                            res.expect("write");
-                        }
-                    }
-                }
-            });
-            Response::builder()
-                .status(StatusCode::SWITCHING_PROTOCOLS)
-                .header(hyper::header::CONNECTION, "upgrade")
-                .header(hyper::header::UPGRADE, "shout")
-                .body(full(""))
-                .unwrap()
-        }
-        other => Response::new(full(format!("you asked for {other}"))),
-    };
-    Ok(response)
-}
-
-/// Serves [`route`] on a fresh port: one task accepting, one per
-/// connection. Returns the address and the count of connections accepted.
-async fn serve() -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    runtime::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.expect("accept");
-            count.fetch_add(1, Ordering::SeqCst);
-            runtime::spawn(async move {
-                // Errors (a client gone mid-request) end the connection.
-                let _ = server::Builder::new()
-                    .timer(HyperTimer::new())
-                    .serve_connection(HyperIo::new(stream), hyper::service::service_fn(route))
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
-    (addr, accepted)
-}
-
-/// A hyper client connection to `addr`; its connection task is spawned.
-async fn connect<B>(addr: SocketAddr) -> client::SendRequest<B>
-where
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (sender, conn) = client::handshake(HyperIo::new(stream))
-        .await
-        .expect("handshake");
-    runtime::spawn(async move { conn.with_upgrades().await });
-    sender
-}
 
 #[runtime::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_keep_alive_requests_on_one_connection() {
@@ -157,7 +57,10 @@ async fn chunked_both_ways() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-request-chunked"], "yes");
     assert!(
-        response.headers().get(hyper::header::CONTENT_LENGTH).is_none(),
+        response
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .is_none(),
         "the echo streams, so it is chunked too"
     );
     check_pattern(response.into_body(), LEN).await;
@@ -201,44 +104,6 @@ async fn upgrade_to_a_raw_stream() {
         let mut rest = Vec::new();
         raw.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty());
-    })
-    .await;
-}
-
-#[runtime::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_gone_mid_request_leaves_no_task_and_no_descriptor() {
-    bounded("disconnects", async {
-        let (addr, accepted) = serve().await;
-        // Settled: the accept loop is the only task, its listener open.
-        let tasks = runtime::Handle::current().metrics().alive_tasks();
-        let fds = fd_count();
-        let partial: [&[u8]; 3] = [
-            // In the middle of the headers.
-            b"POST /collect HTTP/1.1\r\nHost: test\r\nContent-Le",
-            // Headers done, 3 of 100 body bytes sent.
-            b"POST /collect HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nabc",
-            // A chunked body cut inside a chunk.
-            b"POST /collect HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc",
-        ];
-        for (i, bytes) in partial.iter().enumerate() {
-            let stream = TcpStream::connect(addr).await.unwrap();
-            stream.write_all(bytes.to_vec()).await.0.unwrap();
-            // Until the server has the connection, it holds no task for it.
-            while accepted.load(Ordering::SeqCst) <= i {
-                runtime::time::sleep(Duration::from_millis(1)).await;
-            }
-            drop(stream);
-        }
-        back_to_baseline(tasks, fds).await;
-        // The server still serves.
-        let mut sender = connect(addr).await;
-        let request = Request::post("/collect")
-            .header(hyper::header::HOST, "test")
-            .body(Full::new(Bytes::from_static(b"12345")))
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body, "5 bytes");
     })
     .await;
 }
@@ -316,8 +181,7 @@ fn timer_reset_moves_the_deadline_in_place() {
         let boxed = &*sleep as *const dyn hyper::rt::Sleep as *const ();
         timer.reset(&mut sleep, start + Duration::from_secs(2));
         assert_eq!(
-            &*sleep as *const dyn hyper::rt::Sleep as *const (),
-            boxed,
+            &*sleep as *const dyn hyper::rt::Sleep as *const (), boxed,
             "reset kept the same box"
         );
         sleep.as_mut().await;

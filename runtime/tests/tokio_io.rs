@@ -50,7 +50,9 @@ where
         seen
     });
     let mut framed = Framed::new(client, LinesCodec::new());
-    let lines: Vec<String> = (0..500).map(|i| format!("line {i} {}", "x".repeat(i))).collect();
+    let lines: Vec<String> = (0..500)
+        .map(|i| format!("line {i} {}", "x".repeat(i)))
+        .collect();
     for line in &lines {
         framed.feed(line.clone()).await.unwrap();
     }
@@ -76,7 +78,8 @@ async fn framed_lines_over_tcp() {
 #[runtime::test]
 async fn framed_lines_over_unix() {
     bounded("framed unix", async {
-        let path = std::env::temp_dir().join(format!("runtime-tokio-io-{}.sock", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("runtime-tokio-io-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).await.unwrap();
         let client = UnixStream::connect(&path).await.unwrap();
@@ -99,7 +102,9 @@ async fn futures_util_lines_over_tcp() {
             }
             got
         });
-        let sent: Vec<String> = (0..300).map(|i| format!("{i}:{}", "y".repeat(i % 97))).collect();
+        let sent: Vec<String> = (0..300)
+            .map(|i| format!("{i}:{}", "y".repeat(i % 97)))
+            .collect();
         for line in &sent {
             // The trait's `write_all` (the inherent one takes an owned buffer).
             AsyncWriteExt::write_all(&mut client, format!("{line}\n").as_bytes())

@@ -70,7 +70,8 @@ async fn main() -> Result<(), BoxError> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
 
     let response = if let Mode::Http2 = mode {
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(HyperExecutor::new(), io).await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(HyperExecutor::new(), io).await?;
         runtime::spawn(conn);
         // HTTP/2 wants the full URI (its `:authority` and `:scheme`).
         let request = Request::get(uri.clone()).body(Full::<Bytes>::default())?;

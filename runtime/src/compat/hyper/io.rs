@@ -36,11 +36,19 @@ use std::task::{ready, Context, Poll};
 ///   on the runtime's streams, finish sending, then shut down the write
 ///   side (`shutdown(Write)`); reading goes on.
 ///
+/// After an HTTP upgrade, [`Upgraded::downcast`] with
+/// `HyperIo<TcpStream>` hands the stream back with any bytes hyper read
+/// past the request (`read_buf`; handle those first). Go on through the
+/// stream's poll-style methods (the futures-io traits), not its
+/// owned-buffer `read`: a receive hyper started may still be in flight
+/// inside the stream's poll-style reader, and only that reader sees it.
+///
 /// The impls need `T: Unpin + 'static` (the runtime recognises its own
 /// streams by `TypeId`): wrap the stream itself, not a `&mut` to it.
 ///
 /// [`TcpStream`]: crate::net::TcpStream
 /// [`UnixStream`]: crate::net::UnixStream
+/// [`Upgraded::downcast`]: hyper::upgrade::Upgraded::downcast
 ///
 /// # Examples
 ///
