@@ -81,7 +81,7 @@ async fn a_hundred_concurrent_streams_on_one_connection() {
                 n
             });
         }
-        let mut seen = vec![false; STREAMS];
+        let mut seen = [false; STREAMS];
         for _ in 0..STREAMS {
             seen[arrived.next().await.unwrap()] = true;
         }

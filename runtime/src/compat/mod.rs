@@ -27,12 +27,23 @@
 //! hyper and tokio hand a reader a buffer that may be uninitialized (a
 //! `ReadBufCursor`, a `tokio::io::ReadBuf`), so that a reader that writes
 //! before it reads need not pay for zeroing it. A futures-io reader takes a
-//! `&mut [u8]`, which must be initialized, so adapting one means zeroing
-//! first. The runtime's streams do not need that: they copy out of their own
-//! receive buffer, which works as well into uninitialized memory. So both
-//! adapters look first whether the reader is one of the runtime's own types
-//! (a `TypeId` comparison, folded away at compile time; see [`native`]) and
-//! only otherwise zero what was not initialized yet, once.
+//! `&mut [u8]`, which must be initialized, so the adapters zero what the
+//! buffer does not know to be initialized yet, once (both buffer types
+//! remember), and read into that. The runtime's streams could skip even
+//! that (they copy out of their own receive buffer, which works as well
+//! into uninitialized memory); that needs a read entry point on the stream
+//! itself, not yet there.
+//!
+//! # Vectored writes
+//!
+//! A `poll_write` on the runtime's sockets copies into a buffer the stream
+//! owns, so a vectored write that takes bytes from every slice (not only
+//! the first, futures-io's default) costs a copy per slice and no extra
+//! system call. The adapters say they write vectored, and hyper then queues
+//! body chunks behind the headers instead of copying them into one buffer.
+//! Generic code recognises the runtime's streams by `TypeId` (folded away
+//! at compile time, see `native.rs`); other types keep their own
+//! `poll_write_vectored`.
 //!
 //! [`IoBuf`]: crate::io::IoBuf
 //! [`IoBufMut`]: crate::io::IoBufMut
