@@ -211,3 +211,121 @@ fn the_timer_follows_the_paused_clock() {
         assert_eq!(timer.now(), deadline);
     });
 }
+
+/// A futures-io type the runtime does not know: `HyperIo` takes the
+/// generic paths with it (zeroing reads, the type's own vectored writes).
+struct Foreign(TcpStream);
+
+impl futures_io::AsyncRead for Foreign {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for Foreign {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+#[runtime::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_futures_io_type_serves_and_calls() {
+    const LEN: usize = 1 << 20;
+    bounded("foreign io", async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(|req: Request<Incoming>| async {
+                Ok::<_, Infallible>(Response::new(req.into_body()))
+            });
+            server::Builder::new()
+                .serve_connection(HyperIo::new(Foreign(stream)), service)
+                .await
+        });
+        let stream = Foreign(TcpStream::connect(addr).await.unwrap());
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(HyperIo::new(stream))
+            .await
+            .unwrap();
+        runtime::spawn(conn);
+        for _ in 0..3 {
+            let request = Request::post("/")
+                .header(hyper::header::HOST, "test")
+                .body(pattern_body(LEN, 10_000))
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            check_pattern(response.into_body(), LEN).await;
+        }
+    })
+    .await;
+}
+
+#[runtime::test]
+async fn vectored_writes_take_every_slice() {
+    bounded("vectored", async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut io = HyperIo::new(client);
+        assert!(hyper::rt::Write::is_write_vectored(&io));
+        let parts: [&[u8]; 3] = [b"HTTP/1.1 200 OK\r\n", b"", b"content-length: 0\r\n\r\n"];
+        let all = parts.concat();
+        let mut written = 0;
+        while written < all.len() {
+            // The parts not written yet, as slices.
+            let mut skip = written;
+            let slices: Vec<std::io::IoSlice<'_>> = parts
+                .iter()
+                .filter_map(|part| {
+                    let rest = &part[skip.min(part.len())..];
+                    skip = skip.saturating_sub(part.len());
+                    (!rest.is_empty()).then(|| std::io::IoSlice::new(rest))
+                })
+                .collect();
+            let n = std::future::poll_fn(|cx| {
+                hyper::rt::Write::poll_write_vectored(std::pin::Pin::new(&mut io), cx, &slices)
+            })
+            .await
+            .unwrap();
+            assert!(n > 0);
+            written += n;
+        }
+        std::future::poll_fn(|cx| hyper::rt::Write::poll_shutdown(std::pin::Pin::new(&mut io), cx))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        loop {
+            let (n, buf) = server.read(Vec::with_capacity(256)).await;
+            match n.unwrap() {
+                0 => break,
+                _ => got.extend_from_slice(&buf),
+            }
+        }
+        assert_eq!(got, all, "poll_shutdown sent everything, then shut down");
+    })
+    .await;
+}
