@@ -705,15 +705,13 @@ fn file_ops_outlive_a_dropped_file() {
     let data = pattern(1 << 20, 10);
     std::fs::write(&path, &data).unwrap();
     let rt = Builder::new_current_thread().build().unwrap();
-    let on_ring = rt.handle().io_driver() == runtime::IoDriver::IoUring;
     rt.block_on(async {
         let file = File::open(&path).await.unwrap();
         let mut read = Box::pin(file.read_at(Vec::with_capacity(data.len()), 0));
-        let first = poll_once(&mut read).await;
-        // On a ring the read cannot finish before the ring is entered; the
-        // epoll driver's pool thread may already be done with a read from
-        // the page cache, and dropping a finished read must be fine too.
-        assert!(!on_ring || first.is_pending());
+        // The read may be in flight or, from the page cache, finished
+        // already (inside its submission on a ring, on the pool thread on
+        // the epoll driver): dropping it must be fine either way.
+        let _ = poll_once(&mut read).await;
         drop(read);
         file.close().await.unwrap();
         runtime::time::sleep(Duration::from_millis(20)).await;

@@ -206,14 +206,40 @@ impl Driver {
         self.stats
     }
 
-    /// Starts an operation on this ring, from its owning thread. The SQE is
-    /// queued; it reaches the kernel at the next `poll` or `park` (or sooner,
-    /// if the submission queue fills up). After shutdown the op completes at
-    /// once with `ECANCELED`.
+    /// Starts an operation on this ring, from its owning thread: the SQE
+    /// goes to the kernel at once, and what the kernel finished inline is
+    /// reaped before this returns (`submit_and_reap_now`). After shutdown
+    /// the op completes at once with `ECANCELED`.
     pub(crate) fn submit<T: OpData>(&mut self, data: T) -> Op<T> {
+        // Commands first: a cancel queued by a future dropped before this
+        // submission must reach the kernel before it. Otherwise a write
+        // submitted after a read was dropped could feed the dropped read
+        // (its cancel still queued), and the bytes would be lost.
+        self.drain_commands();
         let (op, kernel_ref, sqe) = UringOp::new(data, self.handle.clone());
         self.submit_ref(kernel_ref, sqe);
+        self.submit_and_reap_now();
         Op::Uring(op)
+    }
+
+    /// Hands the SQ to the kernel at once and reaps what it finished while
+    /// it was at it. A send into a socket with room, a receive with data
+    /// queued, a read of a page-cached file complete inside
+    /// `io_uring_enter`: reaped here, their op is `Completed` before its
+    /// future's first poll, which then returns `Ready` — no waker, no
+    /// re-poll, no trip through a run queue. The price is one
+    /// `io_uring_enter` per submission where a tick's submissions used to
+    /// share one (tokio pays one non-blocking syscall per operation too);
+    /// measured in benches/RESULTS.md ("inline completion"). Errors are
+    /// left to the next `poll` or `park`, which reports them.
+    fn submit_and_reap_now(&mut self) {
+        self.drain_backlog();
+        if !self.sq_is_empty() {
+            self.flush_sq();
+        }
+        // This runs inside some task's poll, which may go on for long: the
+        // tasks woken here must not wait in this worker's LIFO slot.
+        let _ = crate::scheduler::context::with_stealable_wakes(|| self.reap());
     }
 
     /// Submits pending SQEs and queued commands, then waits until at least

@@ -8,6 +8,27 @@ use std::cell::{Cell, RefCell};
 thread_local! {
     static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
     static DRIVING: Cell<bool> = const { Cell::new(false) };
+    static WAKES_STEALABLE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every task it wakes queued where peers can steal it, not
+/// in this worker's LIFO slot: for completions reaped in the middle of a
+/// task's poll (inline completion, `driver/uring.rs`), whose tasks would
+/// otherwise wait behind that poll however long it runs.
+pub(crate) fn with_stealable_wakes<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = WAKES_STEALABLE.try_with(|w| w.set(self.0));
+        }
+    }
+    let _restore = Restore(WAKES_STEALABLE.with(|w| w.replace(true)));
+    f()
+}
+
+/// Inside [`with_stealable_wakes`].
+pub(crate) fn wakes_are_stealable() -> bool {
+    WAKES_STEALABLE.try_with(|w| w.get()).unwrap_or(false)
 }
 
 /// The runtime this thread is in, if any.

@@ -128,7 +128,7 @@ pub(super) fn schedule_local(
         if !Arc::ptr_eq(&worker.shared, shared) {
             return Err(task);
         }
-        if is_yield {
+        if is_yield || context::wakes_are_stealable() {
             worker.local.push(task);
         } else if let Some(previous) = worker.lifo.replace(Some(task)) {
             // The slot keeps the newest task; the older one becomes stealable.
