@@ -81,9 +81,7 @@ use std::time::{Duration, Instant};
 /// What the test sends before the drop, for the op to complete with.
 const PAYLOAD: &[u8] = b"<payload:0123456789abcdef>";
 /// What the test sends after the drop: a later operation must see it, after
-/// whatever of the payload survived. Shorter than `PAYLOAD`, so that a
-/// poll-style write of it is never taken for a retry of the payload's
-/// (`net/stream.rs` tells a retry apart by address and length).
+/// whatever of the payload survived.
 const MARKER: &[u8] = b"<marker>";
 /// What a dropped [`CountedBuf`] is filled with.
 const CANARY: u8 = 0xA5;
@@ -1700,14 +1698,14 @@ fn write_effect(cell: Cell, progress: &Progress) -> Effect {
     match cell.when {
         // Never polled: it never started.
         When::BeforeSubmission => Effect::MustNot,
-        // The poll-style writer keeps a send it submitted in flight and
-        // finishes it in full before other bytes (`net/stream.rs`); at a
-        // shutdown the ring cancels it while the socket is still full.
+        // The poll-style writer sends with a call that never waits: written
+        // in the first poll (`Ready`), or not at all (`Pending`: the socket
+        // is full; what waits is a poll for room, `net/writer.rs`).
         _ if op == Op::PollWrite => {
-            if cell.when == When::AtShutdown {
-                Effect::MustNot
-            } else {
+            if progress.first_poll.is_some() {
                 Effect::Must
+            } else {
+                Effect::MustNot
             }
         }
         // Ready in its first poll (the epoll driver's first try): done.

@@ -7,7 +7,13 @@
 //! the same operation is a non-blocking system call, and on `EAGAIN` the
 //! task waits for readiness on the runtime's reactor thread, then tries
 //! again. Either way creating, binding and configuring a socket are plain
-//! system calls, which never block.
+//! system calls, which never block ([`TcpSocket`] exposes them before a
+//! socket becomes a listener or a connection).
+//!
+//! Host names are resolved on the runtime's blocking pool, never on a
+//! worker: every address argument is a [`ToSocketAddrs`], which tells a
+//! literal address (parsed at once) from a name (looked up with the system
+//! resolver on the pool); [`lookup_host`] does just the lookup.
 //!
 //! I/O takes owned buffers ([`IoBuf`](crate::io::IoBuf) /
 //! [`IoBufMut`](crate::io::IoBufMut): `Vec<u8>`, `Box<[u8]>`,
@@ -15,8 +21,15 @@
 //! [`BufResult<T, B>`](crate::io::BufResult) = `(io::Result<T>, B)`,
 //! because the kernel fills or drains the buffer after the call that
 //! started the operation has returned. The streams also implement
-//! `futures_io::AsyncRead` / `AsyncWrite`, at the cost of one copy per
-//! byte (see [`TcpStream`]).
+//! `futures_io::AsyncRead` (at the cost of one copy per byte) and
+//! `AsyncWrite`, whose `poll_write` is the one send outside the ring: a
+//! call that never waits, from the caller's slice, because a `Pending`
+//! write must have written nothing (its wait for room is a ring request;
+//! see [`TcpStream`]).
+//!
+//! A stream splits into owned halves (`into_split`: [`tcp::OwnedReadHalf`]
+//! and [`tcp::OwnedWriteHalf`], the same in [`unix`]) that one task reads
+//! while another writes, and that `reunite` into the stream again.
 //!
 //! Dropping an operation's future cancels it in the kernel; its buffer is
 //! freed once the kernel is done with it. Sockets are closed when the
@@ -65,13 +78,19 @@
 //! ```
 
 mod accept;
+mod addr;
 mod ops;
+mod socket;
+mod split;
 mod stream;
 mod sys;
-mod tcp;
+pub mod tcp;
 mod udp;
-mod unix;
+pub mod unix;
+mod writer;
 
+pub use addr::{lookup_host, ToSocketAddrs};
+pub use socket::TcpSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -108,15 +108,27 @@ impl<F: AsRawFd + Send + 'static> OpData for Connect<F> {
 /// `recv(2)` into `buf`, from its start up to `bytes_total()` bytes;
 /// resolves to the number of bytes received (0: the peer shut down its
 /// side) and the buffer, whose received bytes are marked initialized.
+/// With `MSG_PEEK` ([`RecvBuf::peek`]) the bytes stay in the socket for the
+/// next receive.
 #[derive(Debug)]
 pub(crate) struct RecvBuf<F, B> {
     fd: F,
     buf: B,
+    flags: i32,
 }
 
 impl<F, B> RecvBuf<F, B> {
     pub(crate) fn new(fd: F, buf: B) -> Self {
-        RecvBuf { fd, buf }
+        RecvBuf { fd, buf, flags: 0 }
+    }
+
+    /// A receive that leaves the bytes in the socket (`MSG_PEEK`).
+    pub(crate) fn peek(fd: F, buf: B) -> Self {
+        RecvBuf {
+            fd,
+            buf,
+            flags: libc::MSG_PEEK,
+        }
     }
 }
 
@@ -129,7 +141,9 @@ where
 
     fn sqe(&mut self) -> squeue::Entry {
         let len = sqe_len(self.buf.bytes_total());
-        opcode::Recv::new(Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len).build()
+        opcode::Recv::new(Fd(self.fd.as_raw_fd()), self.buf.stable_mut_ptr(), len)
+            .flags(self.flags)
+            .build()
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
@@ -143,9 +157,10 @@ where
     fn perform(&mut self) -> i32 {
         let len = self.buf.bytes_total().min(MAX_RW);
         let ptr = self.buf.stable_mut_ptr().cast();
+        let flags = self.flags | libc::MSG_DONTWAIT;
         // SAFETY: the op owns the buffer, which has room for
         // `bytes_total()` bytes; `len` is at most that.
-        let ret = unsafe { libc::recv(self.fd.as_raw_fd(), ptr, len, libc::MSG_DONTWAIT) };
+        let ret = unsafe { libc::recv(self.fd.as_raw_fd(), ptr, len, flags) };
         syscall_res(ret)
     }
 }

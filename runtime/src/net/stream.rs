@@ -1,35 +1,35 @@
-//! What TCP and Unix streams share: owned-buffer reads and writes, and the
-//! state machines behind their `futures_io::AsyncRead` / `AsyncWrite`.
+//! What TCP and Unix streams (and their owned halves) share: owned-buffer
+//! reads and writes, and the state machines behind their
+//! `futures_io::AsyncRead` / `AsyncWrite`.
 //!
 //! # Poll-style I/O over a completion-based ring
 //!
 //! `AsyncRead::poll_read` lends a `&mut [u8]` for one call only, but the
 //! kernel fills a buffer *after* the call returns. So the stream reads into
-//! a buffer it owns and copies out of it; likewise `poll_write` copies the
-//! caller's bytes into an owned buffer and sends that. Each byte through the
-//! poll-style traits is copied once more than through the owned-buffer
-//! methods (`read(buf)`, `write(buf)`): a `memcpy`, cheap next to a system
-//! call but not free for bulk transfers. At most one read and one write are
-//! in flight per stream.
+//! a buffer it owns and copies out of it: each byte read through the
+//! poll-style trait is copied once more than through the owned-buffer
+//! `read(buf)`, a `memcpy`, cheap next to a system call but not free for
+//! bulk transfers. At most one poll-style receive is in flight per stream.
+//!
+//! Writes need no buffer of their own: `poll_write` sends from the caller's
+//! slice with a send that never waits, returning `Ready(Ok(n))` with the
+//! count the kernel took, or `Pending` having taken nothing while the
+//! socket is full (it waits for room through the driver); `writer.rs` has
+//! the reasons.
+//!
+//! The read side ([`Reader`]) and the write side ([`Writer`], in
+//! `writer.rs`) are separate values, each with its own reference to the
+//! socket, so that a stream splits into owned halves (`split.rs`) that
+//! reuse them unchanged.
 //!
 //! Reads: the internal buffer (at least [`READ_MIN`], at most [`READ_MAX`]
 //! bytes, sized by the caller's request) is filled by one receive; bytes
 //! left over are handed out by the next calls before another receive is
 //! started. A receive in flight stays in flight when its caller gives up,
 //! and the next `poll_read` picks up its data: nothing is lost.
-//!
-//! Writes: `poll_write` copies up to [`WRITE_MAX`] bytes, submits a send,
-//! and returns `Pending` until the kernel has taken them; then it returns
-//! how many it took (possibly fewer: the caller writes the rest, as with
-//! any partial write). So `Ok(n)` means what it means for a socket: the
-//! bytes are in the kernel. The send cannot be taken back once submitted,
-//! so when `poll_write` is called again with *other* bytes (not the same
-//! buffer it was `Pending` on — told apart by address and length), the
-//! abandoned send is finished in full first, then the new bytes are
-//! written. `poll_flush` finishes such abandoned sends; `poll_close`
-//! finishes any send in flight, then shuts the write side down.
 
 use super::ops::{RecvBuf, SendBuf, Shutdown};
+use super::writer::Writer;
 use crate::driver::Slice;
 use crate::driver::{self, BufResult, IoBuf, IoBufMut, Op};
 use std::future::Future;
@@ -44,8 +44,6 @@ use std::task::{ready, Context, Poll};
 pub(crate) const READ_MIN: usize = 8 * 1024;
 /// Largest receive the poll-style reader asks for.
 pub(crate) const READ_MAX: usize = 64 * 1024;
-/// Largest chunk one `poll_write` copies and sends.
-pub(crate) const WRITE_MAX: usize = 64 * 1024;
 
 /// What a stream holds: a std socket type, used for its descriptor and
 /// its plain getters.
@@ -53,12 +51,54 @@ pub(crate) trait Socket: AsRawFd + Send + Sync + 'static {}
 
 impl<S: AsRawFd + Send + Sync + 'static> Socket for S {}
 
-/// A connected stream socket `S`, shared with the ops in flight.
-pub(crate) struct Stream<S: Socket> {
+// ----- owned-buffer I/O, on any reference to the socket -----
+
+pub(crate) async fn read<S: Socket, B: IoBufMut + Send>(
+    fd: &Arc<S>,
+    buf: B,
+) -> BufResult<usize, B> {
+    driver::run(RecvBuf::new(fd.clone(), buf)).await
+}
+
+pub(crate) async fn peek<S: Socket, B: IoBufMut + Send>(
+    fd: &Arc<S>,
+    buf: B,
+) -> BufResult<usize, B> {
+    driver::run(RecvBuf::peek(fd.clone(), buf)).await
+}
+
+pub(crate) async fn write<S: Socket, B: IoBuf + Send>(fd: &Arc<S>, buf: B) -> BufResult<usize, B> {
+    driver::run(SendBuf::new(fd.clone(), buf)).await
+}
+
+pub(crate) async fn write_all<S: Socket, B: IoBuf + Send>(fd: &Arc<S>, buf: B) -> BufResult<(), B> {
+    let mut rest = Slice::init(buf);
+    while !rest.is_empty() {
+        let (result, slice) = write(fd, rest).await;
+        rest = slice;
+        match result {
+            Ok(0) => {
+                let err = io::Error::new(io::ErrorKind::WriteZero, "failed to write whole buffer");
+                return (Err(err), rest.into_inner());
+            }
+            Ok(n) => rest.advance(n),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return (Err(err), rest.into_inner()),
+        }
+    }
+    (Ok(()), rest.into_inner())
+}
+
+pub(crate) async fn shutdown<S: Socket>(fd: &Arc<S>, how: std::net::Shutdown) -> io::Result<()> {
+    driver::submit(Shutdown::new(fd.clone(), how))?.await
+}
+
+// ----- the poll-style read side -----
+
+/// The read side of a stream: the poll-style reader's buffer and receive.
+pub(crate) struct Reader<S: Socket> {
     fd: Arc<S>,
-    reading: ReadState<S>,
-    writing: WriteState<S>,
-    closing: CloseState<S>,
+    state: ReadState<S>,
 }
 
 enum ReadState<S: Socket> {
@@ -70,56 +110,14 @@ enum ReadState<S: Socket> {
     Busy(Op<RecvBuf<Arc<S>, Vec<u8>>>),
 }
 
-enum WriteState<S: Socket> {
-    Idle(Vec<u8>),
-    /// A send in flight. `claim` names the caller's bytes it copied, so that
-    /// the caller polling again with them gets the result; `None` once the
-    /// caller has moved on (the send is then finished in full, unreported).
-    Busy {
-        op: Op<SendBuf<Arc<S>, Slice<Vec<u8>>>>,
-        claim: Option<Claim>,
-    },
-}
-
-/// The caller's bytes a send was copied from: their address and the count
-/// copied.
-#[derive(Clone, Copy, Debug)]
-struct Claim {
-    addr: usize,
-    len: usize,
-}
-
-impl Claim {
-    fn of(data: &[u8], len: usize) -> Claim {
-        Claim {
-            addr: data.as_ptr() as usize,
-            len,
-        }
-    }
-
-    /// Whether `data` is the buffer the send was copied from (a retry of
-    /// the same write).
-    fn matches(&self, data: &[u8]) -> bool {
-        data.as_ptr() as usize == self.addr && data.len() >= self.len
-    }
-}
-
-enum CloseState<S: Socket> {
-    Open,
-    Busy(Op<Shutdown<Arc<S>>>),
-    Closed,
-}
-
-impl<S: Socket> Stream<S> {
-    pub(crate) fn from_arc(fd: Arc<S>) -> Stream<S> {
-        Stream {
+impl<S: Socket> Reader<S> {
+    pub(crate) fn new(fd: Arc<S>) -> Reader<S> {
+        Reader {
             fd,
-            reading: ReadState::Idle {
+            state: ReadState::Idle {
                 buf: Vec::new(),
                 pos: 0,
             },
-            writing: WriteState::Idle(Vec::new()),
-            closing: CloseState::Open,
         }
     }
 
@@ -128,38 +126,9 @@ impl<S: Socket> Stream<S> {
         &self.fd
     }
 
-    pub(crate) async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
-        driver::run(RecvBuf::new(self.fd.clone(), buf)).await
+    pub(crate) fn fd(&self) -> &Arc<S> {
+        &self.fd
     }
-
-    pub(crate) async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
-        driver::run(SendBuf::new(self.fd.clone(), buf)).await
-    }
-
-    pub(crate) async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
-        let mut rest = Slice::init(buf);
-        while !rest.is_empty() {
-            let (result, slice) = self.write(rest).await;
-            rest = slice;
-            match result {
-                Ok(0) => {
-                    let err =
-                        io::Error::new(io::ErrorKind::WriteZero, "failed to write whole buffer");
-                    return (Err(err), rest.into_inner());
-                }
-                Ok(n) => rest.advance(n),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return (Err(err), rest.into_inner()),
-            }
-        }
-        (Ok(()), rest.into_inner())
-    }
-
-    pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        driver::submit(Shutdown::new(self.fd.clone(), how))?.await
-    }
-
-    // ----- poll-style reads -----
 
     pub(crate) fn poll_read(
         &mut self,
@@ -167,7 +136,7 @@ impl<S: Socket> Stream<S> {
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         loop {
-            match &mut self.reading {
+            match &mut self.state {
                 ReadState::Idle { buf, pos } => {
                     if *pos < buf.len() {
                         let n = out.len().min(buf.len() - *pos);
@@ -182,9 +151,9 @@ impl<S: Socket> Stream<S> {
                     buf.clear();
                     buf.reserve(out.len().clamp(READ_MIN, READ_MAX));
                     match driver::start(RecvBuf::new(self.fd.clone(), buf)) {
-                        Ok(op) => self.reading = ReadState::Busy(op),
+                        Ok(op) => self.state = ReadState::Busy(op),
                         Err((result, buf)) => {
-                            self.reading = ReadState::Idle { buf, pos: 0 };
+                            self.state = ReadState::Idle { buf, pos: 0 };
                             return Poll::Ready(result);
                         }
                     }
@@ -193,7 +162,7 @@ impl<S: Socket> Stream<S> {
                     let (result, buf) = ready!(Pin::new(op).poll(cx));
                     // `buf` was empty when submitted: its length is what
                     // was received.
-                    self.reading = ReadState::Idle { buf, pos: 0 };
+                    self.state = ReadState::Idle { buf, pos: 0 };
                     match result {
                         Ok(0) => return Poll::Ready(Ok(0)),
                         Ok(_) => {}
@@ -204,52 +173,64 @@ impl<S: Socket> Stream<S> {
         }
     }
 
-    // ----- poll-style writes -----
+    /// What the `Debug` output says of the read side.
+    pub(crate) fn describe(&self) -> String {
+        match &self.state {
+            ReadState::Idle { buf, pos } => format!("idle, {} bytes buffered", buf.len() - pos),
+            ReadState::Busy(_) => "receiving".to_owned(),
+        }
+    }
+}
 
-    /// Submits a send of `slice`; on failure the buffer goes back to idle.
-    fn start_write(&mut self, slice: Slice<Vec<u8>>, claim: Option<Claim>) -> io::Result<()> {
-        match driver::start(SendBuf::new(self.fd.clone(), slice)) {
-            Ok(op) => {
-                self.writing = WriteState::Busy { op, claim };
-                Ok(())
-            }
-            Err((result, slice)) => {
-                self.writing = WriteState::Idle(slice.into_inner());
-                result.map(drop)
-            }
+// ----- the whole stream -----
+
+/// A connected stream socket `S`: its two sides, each holding the socket,
+/// which stays open until the last of them and of their ops in flight is
+/// gone.
+pub(crate) struct Stream<S: Socket> {
+    reader: Reader<S>,
+    writer: Writer<S>,
+}
+
+impl<S: Socket> Stream<S> {
+    pub(crate) fn from_arc(fd: Arc<S>) -> Stream<S> {
+        Stream {
+            reader: Reader::new(fd.clone()),
+            writer: Writer::new(fd),
         }
     }
 
-    /// After a send nobody claims completed: sends what is left of it, or
-    /// goes idle (reporting a failure, which says the connection is broken).
-    fn continue_unclaimed(
+    /// The socket, for its getters and setters.
+    pub(crate) fn socket(&self) -> &S {
+        self.reader.socket()
+    }
+
+    pub(crate) async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        read(self.reader.fd(), buf).await
+    }
+
+    pub(crate) async fn peek<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        peek(self.reader.fd(), buf).await
+    }
+
+    pub(crate) async fn write<B: IoBuf + Send>(&self, buf: B) -> BufResult<usize, B> {
+        write(self.reader.fd(), buf).await
+    }
+
+    pub(crate) async fn write_all<B: IoBuf + Send>(&self, buf: B) -> BufResult<(), B> {
+        write_all(self.reader.fd(), buf).await
+    }
+
+    pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        shutdown(self.reader.fd(), how).await
+    }
+
+    pub(crate) fn poll_read(
         &mut self,
-        result: io::Result<usize>,
-        mut rest: Slice<Vec<u8>>,
-    ) -> io::Result<()> {
-        match result {
-            Ok(n) if n > 0 => {
-                rest.advance(n);
-                if rest.is_empty() {
-                    self.writing = WriteState::Idle(rest.into_inner());
-                    Ok(())
-                } else {
-                    self.start_write(rest, None)
-                }
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => self.start_write(rest, None),
-            Ok(_) => {
-                self.writing = WriteState::Idle(rest.into_inner());
-                Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "failed to write whole buffer",
-                ))
-            }
-            Err(err) => {
-                self.writing = WriteState::Idle(rest.into_inner());
-                Err(err)
-            }
-        }
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.reader.poll_read(cx, out)
     }
 
     pub(crate) fn poll_write(
@@ -257,109 +238,54 @@ impl<S: Socket> Stream<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            match &mut self.writing {
-                WriteState::Idle(buf) => {
-                    if data.is_empty() {
-                        return Poll::Ready(Ok(0));
-                    }
-                    let n = data.len().min(WRITE_MAX);
-                    let mut buf = mem::take(buf);
-                    buf.clear();
-                    buf.extend_from_slice(&data[..n]);
-                    let slice = Slice::new(buf, 0, n);
-                    if let Err(err) = self.start_write(slice, Some(Claim::of(data, n))) {
-                        return Poll::Ready(Err(err));
-                    }
-                }
-                WriteState::Busy { op, claim } => {
-                    if claim.is_some_and(|claim| !claim.matches(data)) {
-                        *claim = None;
-                    }
-                    let claimed = claim.is_some();
-                    let (result, slice) = ready!(Pin::new(op).poll(cx));
-                    if claimed {
-                        self.writing = WriteState::Idle(slice.into_inner());
-                        return Poll::Ready(result);
-                    }
-                    if let Err(err) = self.continue_unclaimed(result, slice) {
-                        return Poll::Ready(Err(err));
-                    }
-                }
-            }
-        }
+        self.writer.poll_write(cx, data)
     }
 
-    /// Waits until no unclaimed send is in flight. A claimed one (the
-    /// caller's `poll_write` returned `Pending` and will be called again) is
-    /// left to it: its bytes were not reported written, so there is nothing
-    /// to flush yet.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            match &mut self.writing {
-                WriteState::Busy { op, claim: None } => {
-                    let (result, slice) = ready!(Pin::new(op).poll(cx));
-                    if let Err(err) = self.continue_unclaimed(result, slice) {
-                        return Poll::Ready(Err(err));
-                    }
-                }
-                WriteState::Busy { claim: Some(_), .. } | WriteState::Idle(_) => {
-                    return Poll::Ready(Ok(()))
-                }
-            }
-        }
+        self.writer.poll_flush(cx)
     }
 
-    /// Finishes any send in flight, then shuts down the write side (once).
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let WriteState::Busy { claim, .. } = &mut self.writing {
-            // Closing: nobody will come back for the result; finish it.
-            *claim = None;
+        self.writer.poll_close(cx)
+    }
+
+    /// The two sides as owned halves: the writer now shuts the write side
+    /// down when dropped.
+    pub(crate) fn into_split(self) -> (Reader<S>, Writer<S>) {
+        let Stream { reader, mut writer } = self;
+        writer.set_shutdown_on_drop(true);
+        (reader, writer)
+    }
+
+    /// The stream back from its halves, if they are of the same socket;
+    /// else the halves back, untouched (by value: a rare path).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn reunite(
+        reader: Reader<S>,
+        mut writer: Writer<S>,
+    ) -> Result<Stream<S>, (Reader<S>, Writer<S>)> {
+        if !Arc::ptr_eq(reader.fd(), writer.fd()) {
+            return Err((reader, writer));
         }
-        ready!(self.poll_flush(cx))?;
-        loop {
-            match &mut self.closing {
-                CloseState::Open => {
-                    let op =
-                        driver::submit(Shutdown::new(self.fd.clone(), std::net::Shutdown::Write))?;
-                    self.closing = CloseState::Busy(op);
-                }
-                CloseState::Busy(op) => {
-                    let result = ready!(Pin::new(op).poll(cx));
-                    self.closing = CloseState::Closed;
-                    return Poll::Ready(result);
-                }
-                CloseState::Closed => return Poll::Ready(Ok(())),
-            }
-        }
+        writer.set_shutdown_on_drop(false);
+        Ok(Stream { reader, writer })
     }
 }
 
 impl<S: Socket> std::fmt::Debug for Stream<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let reading = match &self.reading {
-            ReadState::Idle { buf, pos } => format!("idle, {} bytes buffered", buf.len() - pos),
-            ReadState::Busy(_) => "receiving".to_owned(),
-        };
-        let writing = match &self.writing {
-            WriteState::Idle(_) => "idle",
-            WriteState::Busy { claim: Some(_), .. } => "sending",
-            WriteState::Busy { claim: None, .. } => "finishing an abandoned send",
-        };
         f.debug_struct("Stream")
-            .field("reading", &reading)
-            .field("writing", &writing)
+            .field("reading", &self.reader.describe())
+            .field("writing", &self.writer.describe())
             .finish_non_exhaustive()
     }
 }
 
-/// The traits every stream type implements the same way over its
-/// `inner: Stream<_>`: the futures-io pair (the poll-style state machines
-/// above) and access to the descriptor. One expansion per stream type, so
-/// TCP and Unix streams cannot drift apart.
-macro_rules! stream_traits {
-    ($stream:ty) => {
-        impl futures_io::AsyncRead for $stream {
+/// `futures_io::AsyncRead` for a type whose `inner` has `poll_read` (a
+/// [`Stream`] or a [`Reader`]).
+macro_rules! async_read {
+    ($ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -368,8 +294,15 @@ macro_rules! stream_traits {
                 self.get_mut().inner.poll_read(cx, buf)
             }
         }
+    };
+}
+pub(crate) use async_read;
 
-        impl futures_io::AsyncWrite for $stream {
+/// `futures_io::AsyncWrite` for a type whose `inner` has `poll_write`,
+/// `poll_flush` and `poll_close` (a [`Stream`] or a [`Writer`]).
+macro_rules! async_write {
+    ($ty:ty) => {
+        impl futures_io::AsyncWrite for $ty {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -392,18 +325,37 @@ macro_rules! stream_traits {
                 self.get_mut().inner.poll_close(cx)
             }
         }
+    };
+}
+pub(crate) use async_write;
 
-        impl std::os::fd::AsFd for $stream {
+/// `AsFd` and `AsRawFd` for a type whose `inner` has `socket()`.
+macro_rules! fd_traits {
+    ($ty:ty) => {
+        impl std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.inner.socket().as_fd()
+                std::os::fd::AsFd::as_fd(self.inner.socket())
             }
         }
 
-        impl std::os::fd::AsRawFd for $stream {
+        impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.inner.socket().as_raw_fd()
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.socket())
             }
         }
+    };
+}
+pub(crate) use fd_traits;
+
+/// The traits every stream type implements the same way over its
+/// `inner: Stream<_>`: the futures-io pair (the poll-style state machines
+/// above) and access to the descriptor. One expansion per stream type, so
+/// TCP and Unix streams cannot drift apart.
+macro_rules! stream_traits {
+    ($stream:ty) => {
+        $crate::net::stream::async_read!($stream);
+        $crate::net::stream::async_write!($stream);
+        $crate::net::stream::fd_traits!($stream);
     };
 }
 pub(crate) use stream_traits;

@@ -10,7 +10,7 @@ use std::ffi::c_int;
 use std::fmt;
 use std::io;
 use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -73,18 +73,89 @@ pub(crate) fn socketpair(domain: c_int, ty: c_int) -> io::Result<(OwnedFd, Owned
 /// restart (connections of the previous one in `TIME_WAIT` do not block
 /// it); a port with a live listener still fails with `AddrInUse`.
 pub(crate) fn set_reuseaddr(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let on: c_int = 1;
-    // SAFETY: passes a pointer to a live `c_int` and its exact size.
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1 as c_int)
+}
+
+/// A socket option's value type: plain C data the kernel reads and writes
+/// as bytes.
+///
+/// # Safety
+///
+/// Every bit pattern of the type's size is a valid value (the kernel may
+/// write any), and it has no padding the kernel could be shown.
+pub(crate) unsafe trait OptValue: Copy {}
+
+// SAFETY: an integer: every bit pattern is valid, no padding.
+unsafe impl OptValue for c_int {}
+// SAFETY: two `c_int`s: every bit pattern is valid, no padding.
+unsafe impl OptValue for libc::linger {}
+
+/// `setsockopt(fd, level, name, &value)`.
+pub(crate) fn set_opt<T: OptValue>(
+    fd: BorrowedFd<'_>,
+    level: c_int,
+    name: c_int,
+    value: T,
+) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live `T` and its exact size; the kernel
+    // only reads it.
     cvt(unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            (&raw const on).cast(),
-            mem::size_of::<c_int>() as libc::socklen_t,
+            level,
+            name,
+            (&raw const value).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
         )
     })?;
     Ok(())
+}
+
+/// `getsockopt(fd, level, name)` of a `T`.
+pub(crate) fn opt<T: OptValue>(fd: BorrowedFd<'_>, level: c_int, name: c_int) -> io::Result<T> {
+    let mut value = mem::MaybeUninit::<T>::zeroed();
+    let mut len = mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` has room for a `T` and `len` says so; the kernel
+    // writes at most `len` bytes and updates `len`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            value.as_mut_ptr().cast(),
+            &mut len,
+        )
+    })?;
+    // SAFETY: zeroed, then (partly) written by the kernel: either way a
+    // valid `T`, which any bit pattern is (`OptValue`).
+    Ok(unsafe { value.assume_init() })
+}
+
+/// A boolean option (`int` 0 or 1).
+pub(crate) fn set_flag(fd: BorrowedFd<'_>, level: c_int, name: c_int, on: bool) -> io::Result<()> {
+    set_opt(fd, level, name, c_int::from(on))
+}
+
+pub(crate) fn flag(fd: BorrowedFd<'_>, level: c_int, name: c_int) -> io::Result<bool> {
+    Ok(opt::<c_int>(fd, level, name)? != 0)
+}
+
+/// `SO_LINGER`: `None` turns it off; `Some(d)` lingers `d`, in whole
+/// seconds (rounded down, at most `c_int::MAX`).
+pub(crate) fn set_linger(
+    fd: BorrowedFd<'_>,
+    linger: Option<std::time::Duration>,
+) -> io::Result<()> {
+    let value = libc::linger {
+        l_onoff: c_int::from(linger.is_some()),
+        l_linger: linger.map_or(0, |d| c_int::try_from(d.as_secs()).unwrap_or(c_int::MAX)),
+    };
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_LINGER, value)
+}
+
+pub(crate) fn linger(fd: BorrowedFd<'_>) -> io::Result<Option<std::time::Duration>> {
+    let value: libc::linger = opt(fd, libc::SOL_SOCKET, libc::SO_LINGER)?;
+    Ok((value.l_onoff != 0).then(|| std::time::Duration::from_secs(value.l_linger.max(0) as u64)))
 }
 
 pub(crate) fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
@@ -93,10 +164,27 @@ pub(crate) fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
     Ok(())
 }
 
+/// The address `fd` is bound to (`getsockname(2)`).
+pub(crate) fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
+    let mut addr = SockAddr::empty();
+    // SAFETY: `addr` has room for any address, and its length says so; the
+    // kernel writes the address and its length.
+    cvt(unsafe { libc::getsockname(fd.as_raw_fd(), addr.as_mut_ptr(), addr.len_mut()) })?;
+    Ok(addr)
+}
+
 pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: c_int) -> io::Result<()> {
     // SAFETY: `listen(2)` takes no pointers.
     cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
     Ok(())
+}
+
+/// `shutdown(fd, SHUT_WR)` as a plain call (it never blocks), for a write
+/// half dropped where nothing can await an op. Its failure (the peer reset
+/// the connection, it was shut down already) has nobody to go to.
+pub(crate) fn shutdown_write(fd: std::os::fd::RawFd) {
+    // SAFETY: `shutdown(2)` takes no pointers; a bad fd fails with `EBADF`.
+    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
 }
 
 /// The address family of an IP socket address.
@@ -105,35 +193,6 @@ pub(crate) fn domain_of(addr: &SocketAddr) -> c_int {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
     }
-}
-
-/// Resolves `addr` with std (a literal address is parsed; a name goes to
-/// the system resolver, which blocks the calling thread for the lookup).
-pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any address",
-        ));
-    }
-    Ok(addrs)
-}
-
-/// Tries `f` on each address in turn; the first success, or the last error.
-pub(crate) async fn each_addr<T, F, Fut>(addrs: Vec<SocketAddr>, mut f: F) -> io::Result<T>
-where
-    F: FnMut(SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = io::Result<T>>,
-{
-    let mut last = None;
-    for addr in addrs {
-        match f(addr).await {
-            Ok(out) => return Ok(out),
-            Err(err) => last = Some(err),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to try")))
 }
 
 /// A socket address as the kernel reads and writes it: a

@@ -1,14 +1,21 @@
-//! TCP: [`TcpListener`] and [`TcpStream`].
+//! TCP: [`TcpListener`], [`TcpStream`], and a stream's owned halves
+//! ([`OwnedReadHalf`], [`OwnedWriteHalf`], from
+//! [`TcpStream::into_split`]).
+//!
+//! The listener and the stream are also at [`runtime::net`](crate::net).
+
+mod options;
 
 use super::accept::{self, Backlog};
+use super::addr::{self, ToSocketAddrs};
 use super::ops::Connect;
 use super::stream::Stream;
 use super::sys::{self, SockAddr};
 use crate::driver::{self, BufResult, IoBuf, IoBufMut};
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 /// A TCP socket listening for connections.
@@ -46,8 +53,9 @@ impl TcpListener {
     /// binds; the error is the last one's. Port 0 picks a free port (see
     /// [`local_addr`](TcpListener::local_addr)).
     ///
-    /// A host name (not a literal address) is looked up with the system
-    /// resolver, which blocks the calling thread during the lookup.
+    /// A host name (not a literal address) is looked up on the runtime's
+    /// blocking pool (see [`lookup_host`](super::lookup_host)), never on a
+    /// worker; a literal address is parsed at once.
     ///
     /// # Errors
     ///
@@ -72,8 +80,9 @@ impl TcpListener {
     /// }
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let addrs = sys::resolve(addr)?;
-        sys::each_addr(addrs, |addr| async move { TcpListener::bind_one(addr) }).await
+        let resolving = addr::resolve_some(&addr);
+        let addrs = resolving.await?;
+        addr::each_addr(addrs, |addr| async move { TcpListener::bind_one(addr) }).await
     }
 
     fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -235,16 +244,20 @@ impl fmt::Debug for TcpListener {
 ///
 /// # The cost of poll-style I/O
 ///
-/// io_uring fills and drains buffers after the call that started the
-/// operation has returned, while `poll_read` / `poll_write` lend a slice
-/// for one call only. So `AsyncRead` receives into a buffer the stream owns
-/// (8 to 64 KiB, after the caller's request) and copies out of it, and
-/// `AsyncWrite` copies up to 64 KiB per call into an owned buffer and sends
-/// it: one `memcpy` per byte more than the owned-buffer methods.
-/// `poll_write` returns `Ready(n)` once the kernel has taken the bytes;
-/// if it is called again with other bytes after a `Pending`, the abandoned
-/// send is finished first (a send cannot be taken back). `poll_close`
-/// finishes any send in flight, then shuts down the write side.
+/// io_uring fills buffers after the call that started the operation has
+/// returned, while `poll_read` lends a slice for one call only. So
+/// `AsyncRead` receives into a buffer the stream owns (8 to 64 KiB, after
+/// the caller's request) and copies out of it: one `memcpy` per byte more
+/// than the owned-buffer [`read`](TcpStream::read).
+///
+/// `AsyncWrite` copies nothing: `poll_write` sends from the caller's slice
+/// with a send that never waits, and returns `Ready(Ok(n))` with what the
+/// kernel took, or `Pending` — having written nothing — while the socket is
+/// full (the task then waits for room through the driver). So a caller may
+/// retry from a moved buffer, switch to other bytes, or drop the write
+/// future at any point. `poll_flush` has nothing to do; `poll_close` shuts
+/// down the write side. Each `poll_write` that finds room is one system
+/// call, outside the ring.
 ///
 /// # Examples
 ///
@@ -278,8 +291,9 @@ impl TcpStream {
     /// Opens a connection to `addr`, trying each address it resolves to in
     /// turn; the error is the last one's.
     ///
-    /// A host name (not a literal address) is looked up with the system
-    /// resolver, which blocks the calling thread during the lookup.
+    /// A host name (not a literal address) is looked up on the runtime's
+    /// blocking pool (see [`lookup_host`](super::lookup_host)), never on a
+    /// worker; a literal address is parsed at once.
     ///
     /// # Errors
     ///
@@ -307,12 +321,19 @@ impl TcpStream {
     /// }
     /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let addrs = sys::resolve(addr)?;
-        sys::each_addr(addrs, TcpStream::connect_one).await
+        let resolving = addr::resolve_some(&addr);
+        let addrs = resolving.await?;
+        addr::each_addr(addrs, TcpStream::connect_one).await
     }
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
         let fd = sys::socket(sys::domain_of(&addr), libc::SOCK_STREAM)?;
+        TcpStream::connect_socket(fd, addr).await
+    }
+
+    /// Connects the new socket `fd` to `addr` through the driver's
+    /// `Connect` op (also `TcpSocket::connect`'s way).
+    pub(super) async fn connect_socket(fd: OwnedFd, addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Arc::new(std::net::TcpStream::from(fd));
         driver::submit(Connect::new(socket.clone(), SockAddr::from_inet(&addr)))?.await?;
         Ok(TcpStream {
@@ -324,6 +345,10 @@ impl TcpStream {
         TcpStream {
             inner: Stream::from_arc(Arc::new(socket)),
         }
+    }
+
+    fn from_inner(inner: Stream<std::net::TcpStream>) -> TcpStream {
+        TcpStream { inner }
     }
 
     /// Wraps a stream made with std (it may be in blocking mode; the
@@ -380,6 +405,39 @@ impl TcpStream {
     /// ```
     pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.read(buf).await
+    }
+
+    /// Receives into `buf` like [`read`](TcpStream::read), but leaves the
+    /// bytes in the socket (`MSG_PEEK`): the next `read` or `peek` returns
+    /// them again. Resolves to the number of bytes copied (`Ok(0)`: the
+    /// peer closed its side, or `buf` has no room) and the buffer; waits
+    /// for data like `read`.
+    ///
+    /// Bytes the poll-style reader ([`futures_io::AsyncRead`]) has already
+    /// taken into its buffer are not in the socket any more, so `peek`
+    /// does not see them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::{TcpListener, TcpStream};
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.write_all(&b"GET /"[..]).await.0?;
+    ///     let (n, peeked) = server.peek(vec![0u8; 3]).await;
+    ///     assert_eq!(&peeked[..n?], b"GET");
+    ///     // Still there for the read.
+    ///     let (n, read) = server.read(Vec::with_capacity(16)).await;
+    ///     assert_eq!(&read[..n?], b"GET /");
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn peek<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.peek(buf).await
     }
 
     /// Sends `buf`'s initialized bytes, or a first part of them; resolves
@@ -470,50 +528,6 @@ impl TcpStream {
         self.inner.shutdown(how).await
     }
 
-    /// Sets `TCP_NODELAY`: with `true`, small sends go out at once instead
-    /// of being coalesced (Nagle's algorithm).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use runtime::net::{TcpListener, TcpStream};
-    ///
-    /// #[runtime::main(flavor = "current_thread")]
-    /// async fn main() -> std::io::Result<()> {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
-    ///     stream.set_nodelay(true)?;
-    ///     assert!(stream.nodelay()?);
-    ///     Ok(())
-    /// }
-    /// ```
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.socket().set_nodelay(nodelay)
-    }
-
-    /// Whether `TCP_NODELAY` is set.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use runtime::net::{TcpListener, TcpStream};
-    ///
-    /// #[runtime::main(flavor = "current_thread")]
-    /// async fn main() -> std::io::Result<()> {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
-    ///     assert!(!stream.nodelay()?); // the kernel's default: Nagle on
-    ///     stream.set_nodelay(true)?;
-    ///     assert!(stream.nodelay()?);
-    ///     stream.set_nodelay(false)?;
-    ///     assert!(!stream.nodelay()?);
-    ///     Ok(())
-    /// }
-    /// ```
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.socket().nodelay()
-    }
-
     /// The address of the other end.
     ///
     /// # Examples
@@ -556,6 +570,15 @@ impl TcpStream {
 }
 
 super::stream::stream_traits!(TcpStream);
+
+super::split::owned_halves!(
+    TcpStream,
+    std::net::TcpStream,
+    SocketAddr,
+    "#     let listener = runtime::net::TcpListener::bind(\"127.0.0.1:0\").await?;
+#     let a = runtime::net::TcpStream::connect(listener.local_addr()?).await?;
+#     let (b, _) = listener.accept().await?;"
+);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

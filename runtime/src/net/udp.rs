@@ -1,11 +1,12 @@
 //! UDP: [`UdpSocket`].
 
+use super::addr::{self, ToSocketAddrs};
 use super::ops::{Connect, RecvBuf, RecvFrom, SendBuf, SendTo};
 use super::sys::{self, SockAddr};
 use crate::driver::{self, BufResult, IoBuf, IoBufMut};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
@@ -38,7 +39,9 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Creates a socket bound to `addr`, trying each address it resolves
-    /// to in turn; port 0 picks a free port.
+    /// to in turn; port 0 picks a free port. A host name is looked up on
+    /// the runtime's blocking pool (see [`lookup_host`](super::lookup_host)),
+    /// never on a worker; a literal address is parsed at once.
     ///
     /// # Errors
     ///
@@ -56,8 +59,9 @@ impl UdpSocket {
     /// }
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let addrs = sys::resolve(addr)?;
-        sys::each_addr(addrs, |addr| async move { UdpSocket::bind_one(addr) }).await
+        let resolving = addr::resolve_some(&addr);
+        let addrs = resolving.await?;
+        addr::each_addr(addrs, |addr| async move { UdpSocket::bind_one(addr) }).await
     }
 
     fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -90,8 +94,9 @@ impl UdpSocket {
     }
 
     /// Sends `buf`'s initialized bytes as one datagram to `target` (its
-    /// first resolved address); resolves to the number of bytes sent and
-    /// the buffer.
+    /// first resolved address, looked up off the workers if it is a name);
+    /// resolves to the number of bytes sent and the buffer. The buffer
+    /// comes back with the error if `target` does not resolve.
     ///
     /// # Examples
     ///
@@ -112,7 +117,8 @@ impl UdpSocket {
         buf: B,
         target: impl ToSocketAddrs,
     ) -> BufResult<usize, B> {
-        let addr = match sys::resolve(target) {
+        let resolving = addr::resolve_some(&target);
+        let addr = match resolving.await {
             Ok(addrs) => addrs[0],
             Err(err) => return (Err(err), buf),
         };
@@ -158,7 +164,8 @@ impl UdpSocket {
 
     /// Sets the default destination of [`send`](UdpSocket::send) and the
     /// only source [`recv`](UdpSocket::recv) accepts datagrams from, trying
-    /// each address `addr` resolves to in turn.
+    /// each address `addr` resolves to (off the workers, for a name) in
+    /// turn.
     ///
     /// # Examples
     ///
@@ -179,8 +186,9 @@ impl UdpSocket {
     /// }
     /// ```
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        let addrs = sys::resolve(addr)?;
-        sys::each_addr(addrs, |addr| async move {
+        let resolving = addr::resolve_some(&addr);
+        let addrs = resolving.await?;
+        addr::each_addr(addrs, |addr| async move {
             driver::submit(Connect::new(self.fd.clone(), SockAddr::from_inet(&addr)))?.await
         })
         .await

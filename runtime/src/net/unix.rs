@@ -1,5 +1,8 @@
-//! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`], the
-//! same shape as TCP's.
+//! Unix domain stream sockets: [`UnixListener`], [`UnixStream`] and a
+//! stream's owned halves ([`OwnedReadHalf`], [`OwnedWriteHalf`], from
+//! [`UnixStream::into_split`]); the same shape as TCP's.
+//!
+//! The listener and the stream are also at [`runtime::net`](crate::net).
 
 use super::accept::{self, Backlog};
 use super::ops::Connect;
@@ -262,6 +265,10 @@ impl UnixStream {
         }
     }
 
+    fn from_inner(inner: Stream<std::os::unix::net::UnixStream>) -> UnixStream {
+        UnixStream { inner }
+    }
+
     /// Receives into `buf`, from its start, up to its capacity; resolves to
     /// the number of bytes received (`Ok(0)`: the peer closed its side) and
     /// the buffer. See [`TcpStream::read`](super::TcpStream::read).
@@ -282,6 +289,30 @@ impl UnixStream {
     /// ```
     pub async fn read<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
         self.inner.read(buf).await
+    }
+
+    /// Receives into `buf` like [`read`](UnixStream::read), but leaves the
+    /// bytes in the socket (`MSG_PEEK`): the next `read` or `peek` returns
+    /// them again. See [`TcpStream::peek`](super::TcpStream::peek).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runtime::net::UnixStream;
+    ///
+    /// #[runtime::main(flavor = "current_thread")]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.write_all(&b"hello"[..]).await.0?;
+    ///     let (n, peeked) = b.peek(vec![0u8; 8]).await;
+    ///     assert_eq!(&peeked[..n?], b"hello");
+    ///     let (n, read) = b.read(vec![0u8; 8]).await;
+    ///     assert_eq!(&read[..n?], b"hello");
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn peek<B: IoBufMut + Send>(&self, buf: B) -> BufResult<usize, B> {
+        self.inner.peek(buf).await
     }
 
     /// Sends `buf`'s initialized bytes, or a first part of them; resolves
@@ -371,6 +402,13 @@ impl UnixStream {
 }
 
 super::stream::stream_traits!(UnixStream);
+
+super::split::owned_halves!(
+    UnixStream,
+    std::os::unix::net::UnixStream,
+    SocketAddr,
+    "#     let (a, b) = runtime::net::UnixStream::pair()?;"
+);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

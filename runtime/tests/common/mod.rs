@@ -37,3 +37,47 @@ pub fn pipe() -> (std::fs::File, std::fs::File) {
         )
     }
 }
+
+/// The I/O drivers this machine can run: epoll always, io_uring where the
+/// kernel allows it.
+pub fn drivers() -> Vec<runtime::IoDriver> {
+    let mut drivers = vec![runtime::IoDriver::Epoll];
+    if runtime::Builder::new_current_thread()
+        .io_driver(runtime::IoDriver::IoUring)
+        .build()
+        .is_ok()
+    {
+        drivers.push(runtime::IoDriver::IoUring);
+    } else {
+        eprintln!("io_uring cannot be set up here: epoll only");
+    }
+    drivers
+}
+
+/// Runs the future `body()` makes on each driver, on a current_thread and
+/// a two-worker multi_thread runtime, each under a watchdog of `limit`.
+pub fn on_each_runtime<F, Fut>(limit: std::time::Duration, body: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    for driver in drivers() {
+        for multi in [false, true] {
+            let mut builder = if multi {
+                let mut builder = runtime::Builder::new_multi_thread();
+                builder.worker_threads(2);
+                builder
+            } else {
+                runtime::Builder::new_current_thread()
+            };
+            let rt = builder.io_driver(driver).build().unwrap();
+            let what = format!("{driver:?}, multi_thread: {multi}");
+            let fut = body();
+            rt.block_on(async move {
+                if runtime::time::timeout(limit, fut).await.is_err() {
+                    panic!("{what}: not done within {limit:?}");
+                }
+            });
+        }
+    }
+}
