@@ -91,6 +91,44 @@ async fn framed_lines_over_unix() {
 }
 
 #[runtime::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framed_lines_over_owned_halves() {
+    use tokio_util::codec::{FramedRead, FramedWrite};
+    bounded("framed halves", async {
+        let (client, server) = tcp_pair().await;
+        // The server echoes with its halves in two tasks.
+        let (server_read, server_write) = server.into_split();
+        let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+        let reader = runtime::spawn(async move {
+            let mut lines = FramedRead::new(server_read, LinesCodec::new());
+            while let Some(line) = lines.next().await {
+                tx.unbounded_send(line.unwrap()).unwrap();
+            }
+        });
+        let writer = runtime::spawn(async move {
+            let mut sink = FramedWrite::new(server_write, LinesCodec::new());
+            while let Some(line) = rx.next().await {
+                sink.send(format!("echo {line}")).await.unwrap();
+            }
+            SinkExt::<String>::close(&mut sink).await.unwrap();
+        });
+        let (client_read, client_write) = client.into_split();
+        let mut sink = FramedWrite::new(client_write, LinesCodec::new());
+        let mut lines = FramedRead::new(client_read, LinesCodec::new());
+        for i in 0..200 {
+            sink.send(format!("{i}")).await.unwrap();
+        }
+        SinkExt::<String>::close(&mut sink).await.unwrap();
+        for i in 0..200 {
+            assert_eq!(lines.next().await.unwrap().unwrap(), format!("echo {i}"));
+        }
+        assert!(lines.next().await.is_none());
+        reader.await.unwrap();
+        writer.await.unwrap();
+    })
+    .await;
+}
+
+#[runtime::test(flavor = "multi_thread", worker_threads = 2)]
 async fn futures_util_lines_over_tcp() {
     bounded("futures lines", async {
         let (mut client, server) = tcp_pair().await;
@@ -185,6 +223,10 @@ fn stdin_and_the_streams_have_tokios_traits() {
     read::<UnixStream>();
     write::<TcpStream>();
     write::<UnixStream>();
+    read::<runtime::net::tcp::OwnedReadHalf>();
+    write::<runtime::net::tcp::OwnedWriteHalf>();
+    read::<runtime::net::unix::OwnedReadHalf>();
+    write::<runtime::net::unix::OwnedWriteHalf>();
     read::<runtime::process::ChildStdout>();
     read::<runtime::process::ChildStderr>();
     write::<runtime::process::ChildStdin>();

@@ -9,7 +9,8 @@
 //!   involved: hyper 1.x only asks for its own `rt` traits.
 //! * `tokio_io` (feature `tokio-io`): tokio's `io::AsyncRead` and
 //!   `io::AsyncWrite` on [`TcpStream`](crate::net::TcpStream),
-//!   [`UnixStream`](crate::net::UnixStream), [`Stdin`](crate::io::Stdin)
+//!   [`UnixStream`](crate::net::UnixStream), their owned halves,
+//!   [`Stdin`](crate::io::Stdin)
 //!   and a child's pipes ([`ChildStdin`](crate::process::ChildStdin),
 //!   [`ChildStdout`](crate::process::ChildStdout),
 //!   [`ChildStderr`](crate::process::ChildStderr)), so crates written against tokio's I/O
@@ -27,12 +28,13 @@
 //! hyper and tokio hand a reader a buffer that may be uninitialized (a
 //! `ReadBufCursor`, a `tokio::io::ReadBuf`), so that a reader that writes
 //! before it reads need not pay for zeroing it. A futures-io reader takes a
-//! `&mut [u8]`, which must be initialized, so the adapters zero what the
-//! buffer does not know to be initialized yet, once (both buffer types
-//! remember), and read into that. The runtime's streams could skip even
-//! that (they copy out of their own receive buffer, which works as well
-//! into uninitialized memory); that needs a read entry point on the stream
-//! itself, not yet there.
+//! `&mut [u8]`, which must be initialized, so adapting one means zeroing
+//! first. The runtime's streams do not need that: they copy out of their
+//! own receive buffer, which works as well into uninitialized memory. So
+//! both adapters read the runtime's streams and read halves through a
+//! crate-internal `poll_read_uninit`, and zero only for other types (what
+//! the buffer does not know to be initialized yet, once: both buffer types
+//! remember).
 //!
 //! # Vectored writes
 //!
@@ -43,7 +45,7 @@
 //! body chunks behind the headers instead of copying them into one buffer.
 //! Generic code recognises the runtime's streams by `TypeId` (folded away
 //! at compile time, see `native.rs`); other types keep their own
-//! `poll_write_vectored`.
+//! `poll_read` (zeroing first) and `poll_write_vectored`.
 //!
 //! [`IoBuf`]: crate::io::IoBuf
 //! [`IoBufMut`]: crate::io::IoBufMut

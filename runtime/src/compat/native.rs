@@ -1,8 +1,8 @@
-//! Recognising the runtime's own writers behind a generic type
+//! Recognising the runtime's own readers and writers behind a generic type
 //! parameter, to give them the paths a futures-io type cannot take.
 //!
 //! Rust has no specialization, and an adapter such as `HyperIo<T>` must
-//! accept any futures-io `T`. So it asks [`writer`] whether
+//! accept any futures-io `T`. So it asks [`reader`] / [`writer`] whether
 //! `T` is one of ours: a `TypeId` comparison per candidate type, which the
 //! compiler folds to a constant for each `T`, so a foreign type pays
 //! nothing and ours go straight to their own code. The price is a `'static`
@@ -11,18 +11,34 @@
 //! through a trait object; the call is indirect but the object is the
 //! stream itself, nothing is allocated.
 //!
-//! What ours do differently: [`NativeWrite::poll_write_gather`], a
-//! vectored write that takes bytes from every slice, not just the first
-//! (futures-io's default). A `poll_write` on our streams copies into the
-//! stream's own send buffer, so gathering costs one copy per slice, not a
-//! system call.
+//! What ours do differently:
+//!
+//! * [`NativeRead::poll_read_uninit`]: a read into memory that may be
+//!   uninitialized. The streams copy out of their own receive buffer, and a
+//!   copy works as well into uninitialized memory: nothing is zeroed.
+//! * [`NativeWrite::poll_write_gather`]: a vectored write that takes bytes
+//!   from every slice, not just the first (futures-io's default). A
+//!   `poll_write` on our streams copies into the stream's own send buffer,
+//!   so gathering costs one copy per slice, not a system call.
 
-use crate::net::{TcpStream, UnixStream};
+use crate::net::{tcp, unix, TcpStream, UnixStream};
 use futures_io::AsyncWrite;
 use std::any::Any;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+/// A reader of ours that fills uninitialized memory.
+pub(crate) trait NativeRead {
+    /// Reads into `buf`, whose bytes need not be initialized; on
+    /// `Ready(Ok(n))` its first `n` bytes are.
+    fn poll_read_uninit(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
+}
 
 /// A writer of ours whose vectored writes gather.
 pub(crate) trait NativeWrite {
@@ -34,20 +50,27 @@ pub(crate) trait NativeWrite {
     ) -> Poll<io::Result<usize>>;
 }
 
+/// `$io` as a `&mut dyn $trait` if it is one of `$ty`s.
+macro_rules! downcast {
+    ($io:expr, $trait:ident: $($ty:ty),*) => {{
+        let io: &mut dyn Any = $io;
+        $(
+            if io.is::<$ty>() {
+                return io.downcast_mut::<$ty>().map(|s| s as &mut dyn $trait);
+            }
+        )*
+        None
+    }};
+}
+
+/// `io` as one of the runtime's readers, if it is one.
+pub(crate) fn reader<T: 'static>(io: &mut T) -> Option<&mut dyn NativeRead> {
+    downcast!(io, NativeRead: TcpStream, UnixStream, tcp::OwnedReadHalf, unix::OwnedReadHalf)
+}
+
 /// `io` as one of the runtime's writers, if it is one.
 pub(crate) fn writer<T: 'static>(io: &mut T) -> Option<&mut dyn NativeWrite> {
-    let io: &mut dyn Any = io;
-    if io.is::<TcpStream>() {
-        return io
-            .downcast_mut::<TcpStream>()
-            .map(|s| s as &mut dyn NativeWrite);
-    }
-    if io.is::<UnixStream>() {
-        return io
-            .downcast_mut::<UnixStream>()
-            .map(|s| s as &mut dyn NativeWrite);
-    }
-    None
+    downcast!(io, NativeWrite: TcpStream, UnixStream, tcp::OwnedWriteHalf, unix::OwnedWriteHalf)
 }
 
 /// A vectored write as a sequence of `poll_write`s, one per slice, for
@@ -78,7 +101,21 @@ pub(crate) fn gather<W: AsyncWrite + Unpin + ?Sized>(
     Poll::Ready(Ok(total))
 }
 
-macro_rules! native_stream {
+macro_rules! native_read {
+    ($($ty:ty),*) => {$(
+        impl NativeRead for $ty {
+            fn poll_read_uninit(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: &mut [MaybeUninit<u8>],
+            ) -> Poll<io::Result<usize>> {
+                <$ty>::poll_read_uninit(self, cx, buf)
+            }
+        }
+    )*};
+}
+
+macro_rules! native_write {
     ($($ty:ty),*) => {$(
         impl NativeWrite for $ty {
             fn poll_write_gather(
@@ -92,4 +129,15 @@ macro_rules! native_stream {
     )*};
 }
 
-native_stream!(TcpStream, UnixStream);
+native_read!(
+    TcpStream,
+    UnixStream,
+    tcp::OwnedReadHalf,
+    unix::OwnedReadHalf
+);
+native_write!(
+    TcpStream,
+    UnixStream,
+    tcp::OwnedWriteHalf,
+    unix::OwnedWriteHalf
+);

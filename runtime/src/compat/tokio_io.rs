@@ -1,13 +1,15 @@
-//! tokio's `io::AsyncRead` / `io::AsyncWrite` on the runtime's streams,
-//! standard input and child pipes (feature `tokio-io`).
+//! tokio's `io::AsyncRead` / `io::AsyncWrite` on the runtime's streams and
+//! their owned halves, standard input and child pipes (feature `tokio-io`).
 //!
 //! Each impl forwards to the type's futures-io impl, which already is the
 //! poll-style state machine (see `net/stream.rs`); the two trait families
 //! differ only in their read buffer and in the name of `close`:
 //!
-//! * `poll_read` gets a `tokio::io::ReadBuf`, possibly uninitialized: the
-//!   part not yet initialized is zeroed (once; the `ReadBuf` remembers),
-//!   then read into as a `&mut [u8]`.
+//! * `poll_read` gets a `tokio::io::ReadBuf`, possibly uninitialized. The
+//!   sockets and read halves copy into it straight from their receive
+//!   buffer, zeroing nothing; standard input and the child pipes get the
+//!   part not yet initialized zeroed (once; the `ReadBuf` remembers), then
+//!   read into as a `&mut [u8]`.
 //! * `poll_shutdown` is futures-io's `poll_close`: finish sending, then
 //!   shut down the write side.
 //! * Vectored writes on the sockets gather: a `poll_write` copies into the
@@ -38,7 +40,26 @@ fn poll_read_via_futures<R: futures_io::AsyncRead + Unpin>(
 }
 
 macro_rules! tokio_read {
-    ($($ty:ty),*) => {$(
+    (native: $($ty:ty),*) => {$(
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                // SAFETY: `poll_read_uninit` only writes initialized bytes
+                // into the unfilled part (it never de-initializes any).
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n = ready!(self.get_mut().poll_read_uninit(cx, unfilled))?;
+                // SAFETY: the reader initialized the first `n` bytes of the
+                // unfilled part (`advance` checks `n` against the buffer).
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+        }
+    )*};
+    (zeroing: $($ty:ty),*) => {$(
         impl AsyncRead for $ty {
             fn poll_read(
                 self: Pin<&mut Self>,
@@ -94,13 +115,22 @@ macro_rules! tokio_write {
 }
 
 tokio_read!(
-    crate::net::TcpStream,
+    native: crate::net::TcpStream,
     crate::net::UnixStream,
-    crate::io::Stdin,
+    crate::net::tcp::OwnedReadHalf,
+    crate::net::unix::OwnedReadHalf
+);
+tokio_read!(
+    zeroing: crate::io::Stdin,
     crate::process::ChildStdout,
     crate::process::ChildStderr
 );
-tokio_write!(gather: crate::net::TcpStream, crate::net::UnixStream);
+tokio_write!(
+    gather: crate::net::TcpStream,
+    crate::net::UnixStream,
+    crate::net::tcp::OwnedWriteHalf,
+    crate::net::unix::OwnedWriteHalf
+);
 // A child's stdin writes straight into the pipe, a system call per
 // `poll_write`: gathering would not save one, so tokio's default (the
 // first slice) stands.

@@ -11,8 +11,8 @@ use std::task::{ready, Context, Poll};
 /// Adapts I/O types between futures-io and hyper 1.x's own I/O traits,
 /// both ways, as hyper-util's `TokioIo` does for tokio's.
 ///
-/// * `HyperIo<T>` with `T` a runtime stream ([`TcpStream`], [`UnixStream`])
-///   or any `futures_io::AsyncRead + AsyncWrite` type implements
+/// * `HyperIo<T>` with `T` a runtime stream ([`TcpStream`], [`UnixStream`],
+///   their owned halves) or any `futures_io::AsyncRead + AsyncWrite` type implements
 ///   [`hyper::rt::Read`] and [`hyper::rt::Write`]: give it to hyper's (or
 ///   hyper-util's) server and client connection builders.
 /// * `HyperIo<T>` with `T` one of hyper's I/O types (an
@@ -22,10 +22,11 @@ use std::task::{ready, Context, Poll};
 ///
 /// What the hyper side does:
 ///
-/// * Reads go into hyper's read buffer, which may be uninitialized: bytes
-///   hyper has not initialized yet are zeroed (once: hyper's `ReadBuf`
-///   remembers what is initialized) before a futures-io `poll_read` sees
-///   them, as it must see a `&mut [u8]`.
+/// * Reads go into hyper's read buffer, which may be uninitialized. The
+///   runtime's streams and read halves copy into it straight from their
+///   receive buffer: nothing is zeroed. Other types get a `&mut [u8]`, so
+///   what hyper has not initialized yet is zeroed first (once: hyper's
+///   `ReadBuf` remembers).
 /// * Writes are vectored ([`is_write_vectored`](Write::is_write_vectored)
 ///   is `true`), so hyper queues a body's chunks behind the headers instead
 ///   of copying them into one buffer. On the runtime's streams a vectored
@@ -163,9 +164,17 @@ impl<T: AsyncRead + Unpin + 'static> Read for HyperIo<T> {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let inner = &mut self.get_mut().inner;
-        // Zeroes only what hyper's `ReadBuf` does not know to be
-        // initialized, and records it.
-        let n = ready!(Pin::new(inner).poll_read(cx, buf.initialize_unfilled()))?;
+        let n = match native::reader(inner) {
+            Some(native) => {
+                // SAFETY: `poll_read_uninit` only writes initialized bytes
+                // into the unfilled part (it never de-initializes any).
+                let unfilled = unsafe { buf.as_mut() };
+                ready!(native.poll_read_uninit(cx, unfilled))?
+            }
+            // Zeroes only what hyper's `ReadBuf` does not know to be
+            // initialized, and records it.
+            None => ready!(Pin::new(inner).poll_read(cx, buf.initialize_unfilled()))?,
+        };
         // `advance` checks for overflow only; a reader claiming more bytes
         // than it was given is a bug to stop at, not to pass on to hyper.
         assert!(
@@ -173,7 +182,8 @@ impl<T: AsyncRead + Unpin + 'static> Read for HyperIo<T> {
             "poll_read reported more bytes than it was given"
         );
         // SAFETY: the first `n <= remaining` bytes of the unfilled part are
-        // initialized: `initialize_unfilled` made all of them so.
+        // initialized: the native reader wrote them, or
+        // `initialize_unfilled` made the whole part so.
         unsafe { buf.advance(n) };
         Poll::Ready(Ok(()))
     }
