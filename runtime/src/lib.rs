@@ -103,9 +103,14 @@
 //!   of any descriptor.
 //! * [`signal`]: `ctrl_c` and listeners of Unix signals.
 //! * [`metrics`]: counters per runtime and per worker.
+//! * `compat` (features `hyper`, `tokio-io`): hyper 1.x and axum on the
+//!   runtime, tokio's I/O traits on its streams; the `bytes` feature makes
+//!   `bytes::Bytes` and `BytesMut` owned buffers ([`io::IoBuf`]).
 
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub mod compat;
 mod driver;
 pub mod fs;
 pub mod io;

@@ -35,6 +35,16 @@ pub type BufResult<T, B> = (io::Result<T>, B);
 /// The driver moves the value into the in-flight operation, builds the
 /// submission from these three methods, and does not touch the value again
 /// until the kernel has posted the completion.
+// The message: a borrowed slice handed to an owned-buffer method is most
+// often a call meant for `AsyncWriteExt::write_all` (shadowed by the
+// inherent one), and rustc's own hint (`&b"..."[..]`) leads to a second
+// error at the `?`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an owned buffer (`runtime::io::IoBuf`)",
+    label = "an owned buffer (`Vec<u8>`, `Box<[u8]>`, `String`, `&'static [u8]`, `Bytes`) is needed here",
+    note = "the owned-buffer `write`/`write_all` take the buffer and give it back: `let (result, buf) = stream.write_all(data.to_vec()).await;`",
+    note = "to write a borrowed slice, call futures-io's method through its trait: `futures_util::AsyncWriteExt::write_all(&mut stream, data).await?` (the inherent `write_all` shadows it)"
+)]
 pub unsafe trait IoBuf: Unpin + 'static {
     /// Pointer to the first byte; stable across moves of `self`.
     fn stable_ptr(&self) -> *const u8;
@@ -59,6 +69,12 @@ pub unsafe trait IoBuf: Unpin + 'static {
 ///   reference to that memory in use while an operation owns the buffer;
 /// * [`set_init`](IoBufMut::set_init) only ever grows `bytes_init()` (to at
 ///   most `bytes_total()`), so bytes already initialized stay readable.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an owned buffer to read into (`runtime::io::IoBufMut`)",
+    label = "an owned, writable buffer (`Vec<u8>`, `Box<[u8]>`, `BytesMut`) is needed here",
+    note = "the owned-buffer `read` takes the buffer and gives it back: `let (n, buf) = stream.read(Vec::with_capacity(4096)).await;`",
+    note = "to read into a borrowed slice, call futures-io's method through its trait: `futures_util::AsyncReadExt::read(&mut stream, &mut slice).await?` (the inherent `read` shadows it)"
+)]
 pub unsafe trait IoBufMut: IoBuf {
     /// Mutable pointer to the first byte; stable across moves of `self`.
     fn stable_mut_ptr(&mut self) -> *mut u8;

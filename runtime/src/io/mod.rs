@@ -7,8 +7,11 @@
 //! [`File::read_at`](crate::fs::File::read_at) or
 //! [`TcpStream::read`](crate::net::TcpStream::read) take their buffer by
 //! value ([`IoBuf`] to send from, [`IoBufMut`] to receive into) and give it
-//! back with the result, as a [`BufResult`].
+//! back with the result, as a [`BufResult`]. With the `bytes` feature,
+//! `bytes::Bytes` and `BytesMut` are such buffers too.
 
+#[cfg(feature = "bytes")]
+mod bytes;
 mod ready;
 mod stdin;
 

@@ -34,7 +34,7 @@ use crate::driver::Slice;
 use crate::driver::{self, BufResult, IoBuf, IoBufMut, Op};
 use std::future::Future;
 use std::io;
-use std::mem;
+use std::mem::{self, MaybeUninit};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -135,12 +135,30 @@ impl<S: Socket> Reader<S> {
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and
+        // `poll_read_uninit` only ever writes initialized bytes into `out`,
+        // so it stays initialized, as a `&mut [u8]` must.
+        let out = unsafe { &mut *(out as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        self.poll_read_uninit(cx, out)
+    }
+
+    /// `poll_read` into memory that need not be initialized (hyper's and
+    /// tokio's read buffers): on `Ready(Ok(n))`, the first `n` bytes of
+    /// `out` are. The bytes come out of the reader's own buffer, by a copy
+    /// that works as well into uninitialized memory, so nothing is zeroed.
+    pub(crate) fn poll_read_uninit(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
         loop {
             match &mut self.state {
                 ReadState::Idle { buf, pos } => {
                     if *pos < buf.len() {
                         let n = out.len().min(buf.len() - *pos);
-                        out[..n].copy_from_slice(&buf[*pos..*pos + n]);
+                        for (dst, &src) in out[..n].iter_mut().zip(&buf[*pos..*pos + n]) {
+                            dst.write(src);
+                        }
                         *pos += n;
                         return Poll::Ready(Ok(n));
                     }
@@ -233,6 +251,14 @@ impl<S: Socket> Stream<S> {
         self.reader.poll_read(cx, out)
     }
 
+    pub(crate) fn poll_read_uninit(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.reader.poll_read_uninit(cx, out)
+    }
+
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -285,6 +311,19 @@ impl<S: Socket> std::fmt::Debug for Stream<S> {
 /// [`Stream`] or a [`Reader`]).
 macro_rules! async_read {
     ($ty:ty) => {
+        impl $ty {
+            /// `poll_read` into memory that need not be initialized, for
+            /// `compat`'s hyper and tokio adapters.
+            #[allow(dead_code)] // without the `hyper` and `tokio-io` features
+            pub(crate) fn poll_read_uninit(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.inner.poll_read_uninit(cx, buf)
+            }
+        }
+
         impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,

@@ -24,6 +24,28 @@ use std::sync::Arc;
 /// flight at once (from several tasks sharing the listener through an
 /// `Arc`), each completing with its own connection.
 ///
+/// # Restarting a server on the same port
+///
+/// A server process that is *killed* (SIGKILL, or SIGTERM/SIGINT with no
+/// handler, `process::exit`, an abort) while an accept is in flight leaves
+/// its port listening for a few milliseconds after it is gone (measured:
+/// 5–11 ms here, 30–55 ms reported elsewhere), and a new server binding it
+/// at once gets `AddrInUse`. The in-flight accept holds a reference to the
+/// listening socket inside the kernel's io_uring request, and the kernel
+/// tears a dead process's rings down asynchronously, on a worker thread;
+/// the socket closes when that is done. (The epoll driver has no request in
+/// the kernel, so its socket closes with the process, as tokio's does.)
+///
+/// The cure is to let the runtime shut down: handle SIGTERM/ctrl-c with
+/// [`runtime::signal`](crate::signal) and return from `main` (or drop the
+/// runtime). The runtime cancels its accepts and waits for the kernel to
+/// let go before the process exits, and the port is free the moment the
+/// process is gone (the `http_server` example does this; its test binds
+/// the port again at once). For a server that may be killed, let the new
+/// one retry `bind` on `AddrInUse` for a bounded time (100 ms is ample),
+/// or bind both the old and the new with
+/// [`TcpSocket::set_reuseport`](crate::net::TcpSocket::set_reuseport).
+///
 /// # Examples
 ///
 /// ```
@@ -215,11 +237,27 @@ impl fmt::Debug for TcpListener {
 /// buffer are not seen by [`read`](TcpStream::read): use one style for
 /// each direction of a stream.
 ///
+/// # `write_all` and `AsyncWriteExt::write_all`
+///
 /// The owned-buffer methods are inherent, so they win over the extension
-/// traits' methods of the same name (`read`, `write`, `write_all`): call
-/// those through the trait, `AsyncWriteExt::write_all(&mut stream, data)`,
-/// or use the ones without a namesake (`read_exact`, `read_to_end`,
-/// `flush`, `close`, ...):
+/// traits' methods of the same name (`read`, `write`, `write_all`), even
+/// with `futures_util::AsyncWriteExt` imported. `stream.write_all(b"hi")`
+/// then fails to compile with "`&[u8; 2]` is not an owned buffer
+/// (`runtime::io::IoBuf`)"; with a `&[u8]` argument it compiles as far as
+/// the `?`, which cannot be applied to the `(io::Result<()>, &[u8])` the
+/// owned-buffer method returns. The way out is one of:
+///
+/// * call the trait's method as a function:
+///   `AsyncWriteExt::write_all(&mut stream, data).await?` (likewise
+///   `AsyncReadExt::read(&mut stream, &mut buf)`);
+/// * or hand the inherent method an owned buffer and take it back:
+///   `let (result, buf) = stream.write_all(data.to_vec()).await; result?;`.
+///
+/// The trait methods without a namesake (`read_exact`, `read_to_end`,
+/// `flush`, `close`, ...) need neither. The names stay as they are: they
+/// are the owned-buffer API's (as in tokio-uring and monoio), and a
+/// renamed pair would shadow nothing but read as a second API.
+///
 ///
 /// ```
 /// use futures_util::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
