@@ -38,6 +38,66 @@ fn child_scenario(with_limit: bool) {
     eprintln!("child: done");
 }
 
+/// Where the stuck task of [`child_backtrace_scenario`] spends its poll: a
+/// name to find in the live report's backtrace.
+#[inline(never)]
+fn stuck_in_a_distinctive_function(reported: &dyn Fn() -> bool) {
+    eprintln!("child: the poll starts");
+    // Stuck until the live report is made, so that the stack is taken
+    // while the poll holds the worker however slow the machine (bounded:
+    // a broken detector fails the parent's assertions instead of hanging).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reported() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("child: the poll returns");
+}
+
+/// In the child: a runtime with a 100 ms limit and a task stuck in
+/// [`stuck_in_a_distinctive_function`] until the live report is made.
+/// multi_thread: the default sink (stderr); current_thread: a hook that
+/// prints what `Display` gives and whether each report has a backtrace.
+fn child_backtrace_scenario(current_thread: bool) {
+    let mut builder = if current_thread {
+        Builder::new_current_thread()
+    } else {
+        let mut builder = Builder::new_multi_thread();
+        builder.worker_threads(2);
+        builder
+    };
+    builder.long_poll_warning(Duration::from_millis(100));
+    let hooked = Arc::new(AtomicBool::new(false));
+    if current_thread {
+        let hooked = hooked.clone();
+        builder.on_long_poll(move |report| {
+            eprintln!("{report}");
+            eprintln!(
+                "child: finished {}, backtrace {}",
+                report.is_finished(),
+                report.backtrace().is_some()
+            );
+            if !report.is_finished() {
+                hooked.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    let rt = builder.build().unwrap();
+    let handle = rt.handle();
+    rt.block_on(async move {
+        runtime::task::Builder::new()
+            .name("stuck-in-a-function")
+            .spawn(async move {
+                stuck_in_a_distinctive_function(&|| {
+                    hooked.load(Ordering::SeqCst) || handle.metrics().live_stall_reports() > 0
+                })
+            })
+            .await
+            .unwrap();
+    });
+    drop(rt);
+    eprintln!("child: done");
+}
+
 /// Runs `test` of this binary in a child with `STALL_CHILD=mode`; returns
 /// its stderr lines, each with the time since the child said the poll
 /// started.
@@ -111,6 +171,92 @@ fn a_stuck_poll_is_reported_while_stuck_and_again_with_the_total() {
         .filter(|(_, l)| l.contains("still running"))
         .count();
     assert_eq!(live_reports, 1, "{lines:#?}");
+}
+
+/// The live report carries the stuck thread's stack, which names the
+/// function the poll is stuck in; the summary line stays one line.
+/// Returns the child's stderr lines.
+fn the_live_report_shows_the_stuck_stack(test: &str) -> Vec<String> {
+    let text: Vec<String> = run_child(test, "trace")
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect();
+    let live = text
+        .iter()
+        .position(|line| line.contains("is still running"))
+        .unwrap_or_else(|| panic!("no live report: {text:#?}"));
+    assert!(
+        text[live].starts_with("runtime: a poll of task")
+            && text[live].contains("\"stuck-in-a-function\""),
+        "{text:#?}"
+    );
+    // The stack follows the summary, indented, under a line naming the
+    // task again (another line may come between: the default sink writes
+    // the summary before it names the frames).
+    let stack: Vec<&str> = text[live + 1..]
+        .iter()
+        .filter(|line| line.starts_with("    "))
+        .map(String::as_str)
+        .collect();
+    println!("{}\n{}", text[live], stack.join("\n"));
+    assert!(
+        stack
+            .first()
+            .is_some_and(|line| line.contains("the stack of task") && line.contains("worker")),
+        "{text:#?}"
+    );
+    assert!(
+        stack[1..]
+            .iter()
+            .any(|frame| frame.contains("stuck_in_a_distinctive_function")),
+        "{text:#?}"
+    );
+    // Numbered from the innermost frame; the runtime's own frames below
+    // the task's poll are left out.
+    assert!(stack[1].trim_start().starts_with("0: "), "{stack:#?}");
+    assert!(
+        !stack
+            .iter()
+            .any(|frame| frame.contains("runtime::task::harness")),
+        "{stack:#?}"
+    );
+    assert!(
+        text.iter().any(|line| line.contains("in total")),
+        "{text:#?}"
+    );
+    text
+}
+
+#[test]
+fn the_live_report_names_the_function_a_worker_is_stuck_in() {
+    if std::env::var(CHILD).is_ok() {
+        return child_backtrace_scenario(false);
+    }
+    the_live_report_shows_the_stuck_stack(
+        "the_live_report_names_the_function_a_worker_is_stuck_in",
+    );
+}
+
+#[test]
+fn the_live_report_names_the_function_block_on_is_stuck_in() {
+    if std::env::var(CHILD).is_ok() {
+        return child_backtrace_scenario(true);
+    }
+    let text = the_live_report_shows_the_stuck_stack(
+        "the_live_report_names_the_function_block_on_is_stuck_in",
+    );
+    // Through the hook: the live report has the stack, the one with the
+    // total has none.
+    assert!(
+        text.iter()
+            .any(|line| line == "child: finished false, backtrace true"),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|line| line == "child: finished true, backtrace false"),
+        "{text:#?}"
+    );
 }
 
 #[test]
