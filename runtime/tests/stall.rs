@@ -35,7 +35,31 @@ fn child_scenario(with_limit: bool) {
         task.await.unwrap();
     });
     drop(rt);
+    eprintln!(
+        "child: backtrace signal handled: {}",
+        backtrace_signal_is_handled()
+    );
     eprintln!("child: done");
+}
+
+/// The signal the stall detector asks a stuck thread for its stack with
+/// (documented at `Builder::long_poll_warning`).
+fn backtrace_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 6
+}
+
+/// Whether any handler is installed for [`backtrace_signal`].
+fn backtrace_signal_is_handled() -> bool {
+    // SAFETY: a zeroed sigaction is a valid out-parameter; a null new
+    // action only reads the current one.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(
+            libc::sigaction(backtrace_signal(), std::ptr::null(), &mut old),
+            0
+        );
+        old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN
+    }
 }
 
 /// Where the stuck task of [`child_backtrace_scenario`] spends its poll: a
@@ -268,6 +292,52 @@ fn no_report_without_the_option() {
     assert!(
         !lines.iter().any(|(_, line)| line.starts_with("runtime:")),
         "{lines:#?}"
+    );
+    // Without the option, no handler for the backtrace signal either.
+    assert!(
+        lines
+            .iter()
+            .any(|(_, line)| line == "child: backtrace signal handled: false"),
+        "{lines:#?}"
+    );
+}
+
+static EARLIER_HANDLER_RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn earlier_handler(_: libc::c_int) {
+    EARLIER_HANDLER_RAN.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A handler the program installed for the backtrace signal before the
+/// runtime is not replaced: it still runs (chained), and the live report
+/// still has its stack.
+#[test]
+fn an_earlier_handler_of_the_backtrace_signal_keeps_running() {
+    if std::env::var(CHILD).is_ok() {
+        // SAFETY: a zeroed sigaction with a plain handler (no SA_SIGINFO)
+        // is a valid action; the handler only bumps an atomic.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = earlier_handler as *const () as usize;
+            assert_eq!(
+                libc::sigaction(backtrace_signal(), &action, std::ptr::null_mut()),
+                0
+            );
+        }
+        child_backtrace_scenario(false);
+        eprintln!(
+            "child: the earlier handler ran {} time(s)",
+            EARLIER_HANDLER_RAN.load(Ordering::SeqCst)
+        );
+        return;
+    }
+    let text = the_live_report_shows_the_stuck_stack(
+        "an_earlier_handler_of_the_backtrace_signal_keeps_running",
+    );
+    assert!(
+        text.iter()
+            .any(|line| line == "child: the earlier handler ran 1 time(s)"),
+        "{text:#?}"
     );
 }
 
