@@ -35,6 +35,90 @@ fn child_scenario(with_limit: bool) {
         task.await.unwrap();
     });
     drop(rt);
+    eprintln!(
+        "child: backtrace signal handled: {}",
+        backtrace_signal_is_handled()
+    );
+    eprintln!("child: done");
+}
+
+/// The signal the stall detector asks a stuck thread for its stack with
+/// (documented at `Builder::long_poll_warning`).
+fn backtrace_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 6
+}
+
+/// Whether any handler is installed for [`backtrace_signal`].
+fn backtrace_signal_is_handled() -> bool {
+    // SAFETY: a zeroed sigaction is a valid out-parameter; a null new
+    // action only reads the current one.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(
+            libc::sigaction(backtrace_signal(), std::ptr::null(), &mut old),
+            0
+        );
+        old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN
+    }
+}
+
+/// Where the stuck task of [`child_backtrace_scenario`] spends its poll: a
+/// name to find in the live report's backtrace.
+#[inline(never)]
+fn stuck_in_a_distinctive_function(reported: &dyn Fn() -> bool) {
+    eprintln!("child: the poll starts");
+    // Stuck until the live report is made, so that the stack is taken
+    // while the poll holds the worker however slow the machine (bounded:
+    // a broken detector fails the parent's assertions instead of hanging).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reported() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("child: the poll returns");
+}
+
+/// In the child: a runtime with a 100 ms limit and a task stuck in
+/// [`stuck_in_a_distinctive_function`] until the live report is made.
+/// multi_thread: the default sink (stderr); current_thread: a hook that
+/// prints what `Display` gives and whether each report has a backtrace.
+fn child_backtrace_scenario(current_thread: bool) {
+    let mut builder = if current_thread {
+        Builder::new_current_thread()
+    } else {
+        let mut builder = Builder::new_multi_thread();
+        builder.worker_threads(2);
+        builder
+    };
+    builder.long_poll_warning(Duration::from_millis(100));
+    let hooked = Arc::new(AtomicBool::new(false));
+    if current_thread {
+        let hooked = hooked.clone();
+        builder.on_long_poll(move |report| {
+            eprintln!("{report}");
+            eprintln!(
+                "child: finished {}, backtrace {}",
+                report.is_finished(),
+                report.backtrace().is_some()
+            );
+            if !report.is_finished() {
+                hooked.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    let rt = builder.build().unwrap();
+    let handle = rt.handle();
+    rt.block_on(async move {
+        runtime::task::Builder::new()
+            .name("stuck-in-a-function")
+            .spawn(async move {
+                stuck_in_a_distinctive_function(&|| {
+                    hooked.load(Ordering::SeqCst) || handle.metrics().live_stall_reports() > 0
+                })
+            })
+            .await
+            .unwrap();
+    });
+    drop(rt);
     eprintln!("child: done");
 }
 
@@ -113,6 +197,92 @@ fn a_stuck_poll_is_reported_while_stuck_and_again_with_the_total() {
     assert_eq!(live_reports, 1, "{lines:#?}");
 }
 
+/// The live report carries the stuck thread's stack, which names the
+/// function the poll is stuck in; the summary line stays one line.
+/// Returns the child's stderr lines.
+fn the_live_report_shows_the_stuck_stack(test: &str) -> Vec<String> {
+    let text: Vec<String> = run_child(test, "trace")
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect();
+    let live = text
+        .iter()
+        .position(|line| line.contains("is still running"))
+        .unwrap_or_else(|| panic!("no live report: {text:#?}"));
+    assert!(
+        text[live].starts_with("runtime: a poll of task")
+            && text[live].contains("\"stuck-in-a-function\""),
+        "{text:#?}"
+    );
+    // The stack follows the summary, indented, under a line naming the
+    // task again (another line may come between: the default sink writes
+    // the summary before it names the frames).
+    let stack: Vec<&str> = text[live + 1..]
+        .iter()
+        .filter(|line| line.starts_with("    "))
+        .map(String::as_str)
+        .collect();
+    println!("{}\n{}", text[live], stack.join("\n"));
+    assert!(
+        stack
+            .first()
+            .is_some_and(|line| line.contains("the stack of task") && line.contains("worker")),
+        "{text:#?}"
+    );
+    assert!(
+        stack[1..]
+            .iter()
+            .any(|frame| frame.contains("stuck_in_a_distinctive_function")),
+        "{text:#?}"
+    );
+    // Numbered from the innermost frame; the runtime's own frames below
+    // the task's poll are left out.
+    assert!(stack[1].trim_start().starts_with("0: "), "{stack:#?}");
+    assert!(
+        !stack
+            .iter()
+            .any(|frame| frame.contains("runtime::task::harness")),
+        "{stack:#?}"
+    );
+    assert!(
+        text.iter().any(|line| line.contains("in total")),
+        "{text:#?}"
+    );
+    text
+}
+
+#[test]
+fn the_live_report_names_the_function_a_worker_is_stuck_in() {
+    if std::env::var(CHILD).is_ok() {
+        return child_backtrace_scenario(false);
+    }
+    the_live_report_shows_the_stuck_stack(
+        "the_live_report_names_the_function_a_worker_is_stuck_in",
+    );
+}
+
+#[test]
+fn the_live_report_names_the_function_block_on_is_stuck_in() {
+    if std::env::var(CHILD).is_ok() {
+        return child_backtrace_scenario(true);
+    }
+    let text = the_live_report_shows_the_stuck_stack(
+        "the_live_report_names_the_function_block_on_is_stuck_in",
+    );
+    // Through the hook: the live report has the stack, the one with the
+    // total has none.
+    assert!(
+        text.iter()
+            .any(|line| line == "child: finished false, backtrace true"),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|line| line == "child: finished true, backtrace false"),
+        "{text:#?}"
+    );
+}
+
 #[test]
 fn no_report_without_the_option() {
     if let Ok(mode) = std::env::var(CHILD) {
@@ -122,6 +292,52 @@ fn no_report_without_the_option() {
     assert!(
         !lines.iter().any(|(_, line)| line.starts_with("runtime:")),
         "{lines:#?}"
+    );
+    // Without the option, no handler for the backtrace signal either.
+    assert!(
+        lines
+            .iter()
+            .any(|(_, line)| line == "child: backtrace signal handled: false"),
+        "{lines:#?}"
+    );
+}
+
+static EARLIER_HANDLER_RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn earlier_handler(_: libc::c_int) {
+    EARLIER_HANDLER_RAN.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A handler the program installed for the backtrace signal before the
+/// runtime is not replaced: it still runs (chained), and the live report
+/// still has its stack.
+#[test]
+fn an_earlier_handler_of_the_backtrace_signal_keeps_running() {
+    if std::env::var(CHILD).is_ok() {
+        // SAFETY: a zeroed sigaction with a plain handler (no SA_SIGINFO)
+        // is a valid action; the handler only bumps an atomic.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = earlier_handler as *const () as usize;
+            assert_eq!(
+                libc::sigaction(backtrace_signal(), &action, std::ptr::null_mut()),
+                0
+            );
+        }
+        child_backtrace_scenario(false);
+        eprintln!(
+            "child: the earlier handler ran {} time(s)",
+            EARLIER_HANDLER_RAN.load(Ordering::SeqCst)
+        );
+        return;
+    }
+    let text = the_live_report_shows_the_stuck_stack(
+        "an_earlier_handler_of_the_backtrace_signal_keeps_running",
+    );
+    assert!(
+        text.iter()
+            .any(|line| line == "child: the earlier handler ran 1 time(s)"),
+        "{text:#?}"
     );
 }
 

@@ -13,6 +13,8 @@ const TIME_LIMIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct Output {
+    /// The program's process id (gone by the time the test reads it).
+    pub pid: u32,
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
@@ -45,6 +47,7 @@ pub fn run_with_input(program: &str, args: &[&str], input: &[(Duration, &str)]) 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| panic!("cannot start {program}: {err}"));
+    let pid = child.id();
     // Read both pipes on threads of their own, so a chatty child cannot
     // block on a full pipe while we wait for it.
     let stdout = read_on_thread(child.stdout.take().expect("stdout is piped"));
@@ -85,6 +88,7 @@ pub fn run_with_input(program: &str, args: &[&str], input: &[(Duration, &str)]) 
     let stderr = stderr.join().expect("stderr reader");
     match status {
         Some(status) => Output {
+            pid,
             status,
             stdout,
             stderr,

@@ -1,5 +1,6 @@
 //! [`LongPoll`]: one report of a poll that held a worker too long.
 
+use crate::scheduler::stall::Frames;
 use crate::task::TaskId;
 use std::fmt;
 use std::panic::Location;
@@ -50,6 +51,7 @@ pub struct LongPoll {
     pub(crate) worker: usize,
     pub(crate) held: Duration,
     pub(crate) finished: bool,
+    pub(crate) backtrace: Option<Arc<Frames>>,
 }
 
 impl LongPoll {
@@ -85,28 +87,116 @@ impl LongPoll {
     pub fn is_finished(&self) -> bool {
         self.finished
     }
+
+    /// The stuck thread's stack, taken while the poll held the worker:
+    /// one line per frame, innermost first, `N: function at file:line`
+    /// (the place only where the binary has debug info; an inlined call is
+    /// a line of its own with the same `N`), down to where the runtime
+    /// polls the task. Only in a live report, and only where it could be
+    /// had: `None` in the report made when the poll returned, for a poll
+    /// that returned before its thread was interrupted, on the
+    /// current_thread flavor when the thread in `block_on` blocks the
+    /// signal, or where the platform's unwinder does not work. How it is
+    /// taken (a real-time signal to that thread) is described at
+    /// [`Builder::long_poll_warning`](crate::Builder::long_poll_warning).
+    ///
+    /// The report's `Display` prints these lines after its summary line,
+    /// indented by four spaces, under a line that names the task and worker
+    /// again. The frames are named on the first call (or `Display`), not
+    /// when the report is made: a hook that never asks pays nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// #[inline(never)]
+    /// fn wait_for_the_disk() {
+    ///     std::thread::sleep(Duration::from_millis(300)); // blocks its worker
+    /// }
+    ///
+    /// let stacks = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = stacks.clone();
+    /// let rt = runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .long_poll_warning(Duration::from_millis(50))
+    ///     .on_long_poll(move |report| {
+    ///         if let Some(stack) = report.backtrace() {
+    ///             seen.lock().unwrap().push(stack.to_owned());
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(async { runtime::spawn(async { wait_for_the_disk() }).await.unwrap() });
+    /// drop(rt);
+    /// // One live report, whose stack (where the platform allows) shows the
+    /// // poll inside `wait_for_the_disk`.
+    /// for stack in stacks.lock().unwrap().iter() {
+    ///     assert!(stack.contains("wait_for_the_disk"), "{stack}");
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn backtrace(&self) -> Option<&str> {
+        self.backtrace.as_deref().map(Frames::text)
+    }
+
+    /// The summary line alone.
+    pub(crate) fn summary(&self) -> Summary<'_> {
+        Summary(self)
+    }
+
+    /// The lines `Display` prints after the summary, if there is a
+    /// backtrace: a line naming the task again (the default sink writes
+    /// them apart from the summary, and another thread's line may come
+    /// between), then the frames; indented, without a final newline.
+    pub(crate) fn frames(&self) -> Option<String> {
+        let stack = self.backtrace()?;
+        let mut text = format!(
+            "    the stack of task {} on worker {}, innermost first:",
+            self.task, self.worker
+        );
+        for line in stack.lines() {
+            text.push_str("\n    ");
+            text.push_str(line);
+        }
+        Some(text)
+    }
 }
 
 impl fmt::Display for LongPoll {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "runtime: a poll of task {}", self.task)?;
-        if let Some(name) = &self.name {
+        write!(f, "{}", self.summary())?;
+        if let Some(frames) = self.frames() {
+            write!(f, "\n{frames}")?;
+        }
+        Ok(())
+    }
+}
+
+/// [`LongPoll`]'s first line.
+pub(crate) struct Summary<'a>(&'a LongPoll);
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.0;
+        write!(f, "runtime: a poll of task {}", report.task)?;
+        if let Some(name) = &report.name {
             write!(f, " \"{name}\"")?;
         }
-        if let Some(location) = self.spawned_at {
+        if let Some(location) = report.spawned_at {
             write!(f, " (spawned at {location})")?;
         }
-        if self.finished {
+        if report.finished {
             write!(
                 f,
                 " held worker {} for {:.2?} in total",
-                self.worker, self.held
+                report.worker, report.held
             )?;
         } else {
             write!(
                 f,
                 " has held worker {} for {:.2?} and is still running",
-                self.worker, self.held
+                report.worker, report.held
             )?;
         }
         f.write_str("; move blocking work to `spawn_blocking`")

@@ -433,6 +433,23 @@ impl Builder {
     /// (1 ms to 100 ms). A poll is reported live within about `limit`
     /// plus a quarter of it.
     ///
+    /// The live report also shows the stuck thread's stack
+    /// ([`LongPoll::backtrace`](crate::metrics::LongPoll::backtrace)): the
+    /// watchdog sends that thread the real-time signal `SIGRTMIN + 6`
+    /// (signal 40 with glibc), whose handler records the stack's return
+    /// addresses; the watchdog names them afterwards. The handler is
+    /// installed, once per process, by the first runtime built with this
+    /// option (never without it), chained to any handler that was there
+    /// before (which then also sees these signals), and it stays. A thread
+    /// in a blocking system call that is never restarted (`poll`,
+    /// `epoll_wait`, `nanosleep`, reads with a timeout) sees it return
+    /// `EINTR` once: std's `sleep`, locks and `read_exact` retry it, a bare
+    /// `read` may return [`ErrorKind::Interrupted`](std::io::ErrorKind).
+    /// Naming the frames reads the binary's symbols and debug info the
+    /// first time (a fraction of a second for a large debug binary; the
+    /// memory is kept for later reports); it is done on the watchdog
+    /// thread, after the summary line is written.
+    ///
     /// # Examples
     ///
     /// ```

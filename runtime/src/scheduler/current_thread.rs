@@ -242,6 +242,8 @@ impl DriveGuard<'_> {
             .as_ref()
             .expect("the driving thread holds the park");
         let _ring = park.enter();
+        // A live stall report shows this thread's stack while it drives.
+        let _stall = shared.stall.as_deref().map(|stall| stall.attach(0, false));
         let root = Arc::new(RootWake {
             woken: AtomicBool::new(true),
             unparker: park.unparker(),

@@ -58,6 +58,11 @@ thread_local! {
 pub(crate) fn run(shared: Arc<Shared>, launch: Launch) {
     let handle = Handle::MultiThread(shared.clone());
     let _enter = context::enter_runtime(&handle);
+    // Dropped before `shared`, which keeps the capture it points to alive.
+    let _stall = shared
+        .stall
+        .as_deref()
+        .map(|stall| stall.attach(launch.index, true));
     if let Some(start) = &shared.config.on_thread_start {
         start();
     }
