@@ -198,3 +198,27 @@ fn raw_descriptor_round_trip_and_debug() {
     assert_eq!(socket.as_raw_fd(), fd);
     assert_eq!(socket.local_addr().unwrap(), addr);
 }
+
+/// A server stops accepting by dropping its listener: from then on clients
+/// are refused, even while an accept of it is still being cancelled in the
+/// ring (which holds the socket open a little longer).
+#[test]
+fn a_dropped_listener_refuses_connections_at_once_even_with_an_accept_in_flight() {
+    on_each_runtime(|| async {
+        let listener = TcpListener::bind(loopback()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        {
+            // An accept in flight, dropped with the listener.
+            let accept = listener.accept();
+            let mut accept = std::pin::pin!(accept);
+            let polled = std::future::poll_fn(|cx| {
+                assert!(accept.as_mut().poll(cx).is_pending());
+                std::task::Poll::Ready(())
+            });
+            polled.await;
+        }
+        drop(listener);
+        let err = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    });
+}

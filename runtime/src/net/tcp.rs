@@ -69,6 +69,21 @@ pub struct TcpListener {
     backlog: Arc<Backlog>,
 }
 
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        // An accept still in flight (its cancel not through the ring yet)
+        // holds the socket open, and a listening socket that stays open
+        // keeps taking connections: a server that drops its listener to
+        // stop accepting would still complete clients' handshakes, then
+        // reset them. `shutdown(SHUT_RD)` on a listening TCP socket stops
+        // the listening at once (Linux: the socket leaves LISTEN, queued
+        // and future connection attempts are refused, accepts in flight
+        // end with `EINVAL`); the descriptor closes with the last op.
+        // SAFETY: plain system call on a descriptor we still own.
+        unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RD) };
+    }
+}
+
 impl TcpListener {
     /// Creates a socket listening on `addr` (`SO_REUSEADDR`, a backlog of
     /// 1024). Each address `addr` resolves to is tried in turn until one
