@@ -9,6 +9,29 @@
 //! in the kernel, so a connection parked by someone else's cancelled accept
 //! is handed to a waiting one at once. The backlog's connections are closed
 //! with the listener.
+//!
+//! # A wake-up spent on a cancelled accept
+//!
+//! io_uring's accepts wait on the listener as *exclusive* waiters: a new
+//! connection wakes one of them, not all. A cancelled accept stays on the
+//! listener's wait queue until the cancel's task work runs (after the
+//! cancel itself has completed), and a wake-up it receives meanwhile is
+//! spent on a request that is going away: the connection stays queued in
+//! the kernel while another accept on the listener sleeps on — for good, if
+//! no other client comes. (It takes a connection arriving in that window
+//! with a second accept already waiting; a `select!` loop with several
+//! acceptors, or a cancel and a connect that reach the kernel in one
+//! `io_uring_enter`, is enough.)
+//!
+//! So when a cancelled accept's completion comes back, [`Backlog::recheck`]
+//! asks the listener whether a connection is waiting (one `poll(2)`, no
+//! blocking); if so it bumps the backlog's *restart* count and wakes the
+//! waiting accepts, and each accept started before the bump replaces its op
+//! with a new one, whose first, non-blocking attempt takes the queued
+//! connection without any wake-up. A lost wake-up is always followed by
+//! such a completion (the cancelled request's), so none goes unanswered;
+//! the price is a `poll(2)` per cancelled accept. (The epoll driver has no
+//! exclusive waiters; there the check finds nothing to do.)
 
 use super::sys::{set_nonblocking, SockAddr};
 use crate::driver::{self, syscall_res, Fallback, OpData};
@@ -36,6 +59,9 @@ struct Inner {
     /// Accepts in progress, by id, with their latest waker.
     waiters: Vec<(u64, Waker)>,
     next_id: u64,
+    /// Bumped when a connection may sit in the kernel unseen by the accepts
+    /// in flight (module docs): those started before must start afresh.
+    restarts: u64,
 }
 
 impl Backlog {
@@ -46,18 +72,47 @@ impl Backlog {
     /// Parks a connection and wakes every waiting accept (one takes it;
     /// the others find the backlog empty and wait on).
     fn push(&self, fd: OwnedFd, addr: SockAddr) {
-        let waiters = {
-            let mut inner = self.inner.lock();
-            inner.conns.push_back((fd, addr));
-            inner
-                .waiters
-                .iter()
-                .map(|(_, waker)| waker.clone())
-                .collect::<Vec<_>>()
-        };
+        let mut inner = self.inner.lock();
+        inner.conns.push_back((fd, addr));
+        Self::wake_all(inner);
+    }
+
+    /// Wakes every waiting accept, outside the lock.
+    fn wake_all(inner: parking_lot::MutexGuard<'_, Inner>) {
+        let waiters = inner
+            .waiters
+            .iter()
+            .map(|(_, waker)| waker.clone())
+            .collect::<Vec<_>>();
+        drop(inner);
         for waker in waiters {
             waker.wake();
         }
+    }
+
+    /// After an accept on listener `fd` was cancelled: if a connection is
+    /// waiting in the kernel, the cancelled accept may have taken the
+    /// wake-up meant for another one (module docs), so the accepts in
+    /// flight start afresh.
+    fn recheck(&self, fd: RawFd) {
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`, and a zero timeout: `poll` neither
+        // blocks nor keeps the pointer. `fd` is the listener, kept open by
+        // the op being completed.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, 0) } > 0;
+        if ready && pollfd.revents & libc::POLLIN != 0 {
+            let mut inner = self.inner.lock();
+            inner.restarts += 1;
+            Self::wake_all(inner);
+        }
+    }
+
+    fn restarts(&self) -> u64 {
+        self.inner.lock().restarts
     }
 
     fn register(&self) -> u64 {
@@ -149,6 +204,9 @@ where
     if let Some(conn) = backlog.pop() {
         return Ok(conn);
     }
+    // Read before the op starts: a restart asked for from now on may be
+    // about a wake-up this op missed.
+    let mut restarts = backlog.restarts();
     let mut op = driver::submit(Accept::new(fd.clone(), backlog.clone()))?;
     let registration = Registration {
         backlog,
@@ -162,6 +220,17 @@ where
             .pop_or_wait(registration.id, cx.waker())
         {
             return Poll::Ready(Ok(conn));
+        }
+        let now = backlog.restarts();
+        if now != restarts {
+            restarts = now;
+            // The new op is submitted before the old one is dropped
+            // (cancelled), so its first attempt comes first; what the old
+            // one accepts meanwhile is parked for us.
+            match driver::submit(Accept::new(fd.clone(), backlog.clone())) {
+                Ok(new) => op = new,
+                Err(err) => return Poll::Ready(Err(err)),
+            }
         }
         match Pin::new(&mut op).poll(cx) {
             Poll::Ready(Ok(accepted)) => Poll::Ready(Ok(accepted.take())),
@@ -205,6 +274,11 @@ impl<F: AsRawFd + Send + 'static> OpData for Accept<F> {
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        if let Err(err) = &result {
+            if err.raw_os_error() == Some(libc::ECANCELED) {
+                self.backlog.recheck(self.fd.as_raw_fd());
+            }
+        }
         let fd = result? as RawFd;
         // SAFETY: a successful accept's result is a new descriptor, created
         // for this op alone; nothing else owns it.
