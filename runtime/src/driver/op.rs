@@ -127,6 +127,21 @@ pub(crate) trait OpData: Send + 'static {
     /// and is followed by exactly one [`complete`](OpData::complete) with
     /// the final answer (flags 0).
     fn perform(&mut self) -> i32;
+
+    /// Whether the kernel usually finishes this op inside the
+    /// `io_uring_enter` that submits it (a send into a socket with room, a
+    /// read of a page-cached file): the owner's `submit` then enters the
+    /// ring at once and reaps, and the op is `Ready` at its first poll
+    /// (`Driver::submit`). Ops that usually wait (a receive, an accept)
+    /// say `false` and go to the kernel with the rest of the tick's
+    /// submissions, in one enter: entering for each of them costs a system
+    /// call and finishes nothing. Even an inline op is batched when the
+    /// worker has other tasks queued (they will submit too): entering for
+    /// every send made `tcp_echo`, 64 connections, 1.36x slower
+    /// (benches/RESULTS.md, "inline completion").
+    fn completes_inline(&self) -> bool {
+        false
+    }
 }
 
 /// How the epoll driver performs an [`OpData`] without a ring.

@@ -82,6 +82,10 @@ impl OpData for Nop {
     fn perform(&mut self) -> i32 {
         0
     }
+
+    fn completes_inline(&self) -> bool {
+        true
+    }
 }
 
 /// What a read and a write at an offset both hold: the descriptor's owner,
@@ -172,6 +176,10 @@ where
         // `bytes_total()` bytes at `stable_mut_ptr()`.
         unsafe { kind.read(op.fd.as_raw_fd(), op.buf.stable_mut_ptr(), len, offset) }
     }
+
+    fn completes_inline(&self) -> bool {
+        true
+    }
 }
 
 /// The end of any read into `buf` from its start: the kernel's byte count
@@ -246,5 +254,9 @@ where
         // SAFETY: the buffer's first `bytes_init()` bytes are initialized
         // and stay put while the op owns it.
         unsafe { kind.write(op.fd.as_raw_fd(), op.buf.stable_ptr(), len, offset) }
+    }
+
+    fn completes_inline(&self) -> bool {
+        true
     }
 }

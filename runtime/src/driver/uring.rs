@@ -206,19 +206,24 @@ impl Driver {
         self.stats
     }
 
-    /// Starts an operation on this ring, from its owning thread: the SQE
-    /// goes to the kernel at once, and what the kernel finished inline is
-    /// reaped before this returns (`submit_and_reap_now`). After shutdown
-    /// the op completes at once with `ECANCELED`.
+    /// Starts an operation on this ring, from its owning thread. An op that
+    /// usually completes inline ([`OpData::completes_inline`]) goes to the
+    /// kernel at once and is reaped before this returns
+    /// (`submit_and_reap_now`); others are queued for the next `poll` or
+    /// `park`. After shutdown the op completes at once with `ECANCELED`.
     pub(crate) fn submit<T: OpData>(&mut self, data: T) -> Op<T> {
         // Commands first: a cancel queued by a future dropped before this
         // submission must reach the kernel before it. Otherwise a write
         // submitted after a read was dropped could feed the dropped read
         // (its cancel still queued), and the bytes would be lost.
         self.drain_commands();
+        let inline =
+            data.completes_inline() && !crate::scheduler::multi_thread::worker_has_queued_tasks();
         let (op, kernel_ref, sqe) = UringOp::new(data, self.handle.clone());
         self.submit_ref(kernel_ref, sqe);
-        self.submit_and_reap_now();
+        if inline {
+            self.submit_and_reap_now();
+        }
         Op::Uring(op)
     }
 

@@ -211,6 +211,10 @@ where
         let ret = unsafe { libc::send(self.fd.as_raw_fd(), ptr, len, flags) };
         syscall_res(ret)
     }
+
+    fn completes_inline(&self) -> bool {
+        true
+    }
 }
 
 /// What `sendmsg(2)` / `recvmsg(2)` read and write besides the data: the
@@ -318,6 +322,10 @@ where
         // reads through them for a send.
         let ret = unsafe { libc::sendmsg(self.fd.as_raw_fd(), hdr, flags) };
         syscall_res(ret)
+    }
+
+    fn completes_inline(&self) -> bool {
+        true
     }
 }
 

@@ -28,7 +28,7 @@ use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use self::worker::{block_on, current_worker_index};
+pub(crate) use self::worker::{block_on, current_worker_index, worker_has_queued_tasks};
 
 type Runnable = Notified<Arc<Shared>>;
 
@@ -182,13 +182,8 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        // A new task goes where peers can steal it, not into the LIFO slot:
-        // the spawning poll may run on for long (inline completions mean it
-        // need not yield at its next I/O), and a task in the slot would wait
-        // for it. Wakes still use the slot, which is what keeps a
-        // ping-ponging pair on one worker.
         spawn_bound(&self.owned, self.clone(), future, name, location, |task| {
-            self.schedule_task(task, true)
+            self.schedule_task(task, false)
         })
     }
 

@@ -147,6 +147,23 @@ pub(super) fn schedule_local(
     })
 }
 
+/// Whether this thread is a worker with other tasks waiting in its LIFO
+/// slot or local queue (`false` off the workers). The driver batches a
+/// submission into the tick's one `io_uring_enter` then, rather than
+/// entering for it alone: the tasks behind will submit too.
+pub(crate) fn worker_has_queued_tasks() -> bool {
+    CURRENT.with(|current| {
+        let worker = current.get();
+        if worker.is_null() {
+            return false;
+        }
+        // SAFETY: as in `schedule_local`: CURRENT points to this thread's
+        // live WorkerThread while it runs.
+        let worker = unsafe { &*worker };
+        !worker.local.is_empty() || worker.has_lifo()
+    })
+}
+
 /// The index of the worker running on this thread, if it is one of
 /// `shared`'s workers.
 pub(crate) fn current_worker_index(shared: &Arc<Shared>) -> Option<usize> {
@@ -335,6 +352,13 @@ impl WorkerThread {
                 return;
             }
         }
+    }
+
+    fn has_lifo(&self) -> bool {
+        let lifo = self.lifo.take();
+        let has_lifo = lifo.is_some();
+        self.lifo.set(lifo);
+        has_lifo
     }
 
     /// Work in this worker's own LIFO slot, local queue or queue of
