@@ -442,10 +442,11 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    // SAFETY: the task's scheduler is `queue`, which only this thread pops
-    // (the caller's contract) and only its owner, this thread, shuts down
-    // (`shutdown_on_owner` asserts it): the future is polled and dropped
-    // here only. `JoinHandle<T>` is `Send` only for `T: Send`.
+    // The task's scheduler is `queue`, which only this thread pops (the
+    // caller's contract) and only its owner, this thread, shuts down
+    // (`shutdown_on_owner` asserts it). `JoinHandle<T>` is `Send` only for
+    // `T: Send`.
+    // SAFETY: so the future is polled and dropped on this thread only.
     let (task, notified, join) = unsafe { new_local_task(future, queue.clone(), name, location) };
     // A closed registry (the runtime shut down meanwhile) shuts the task
     // down at once, here; its handle then reports the cancellation.

@@ -149,12 +149,12 @@ impl Registry {
         if self.entries[signum as usize].installed {
             return Ok(());
         }
-        // SAFETY: the action only does async-signal-safe work: an atomic
-        // increment and a non-blocking write(2) (see `on_signal`); it never
-        // panics, allocates or locks. signal-hook-registry saves and
-        // restores errno around it. `signum` was validated by the caller:
-        // it is not one of signal-hook-registry's FORBIDDEN signals, so
-        // `register` does not panic.
+        // The action is an atomic increment and a non-blocking write(2)
+        // (see `on_signal`); signal-hook-registry saves and restores errno
+        // around it. `signum` was validated by the caller: it is not one of
+        // signal-hook-registry's FORBIDDEN signals, so `register` does not
+        // panic.
+        // SAFETY: the action is async-signal-safe: no panic, allocation or lock.
         let registered =
             unsafe { signal_hook_registry::register(signum, move || on_signal(signum)) };
         registered.map_err(|err| {

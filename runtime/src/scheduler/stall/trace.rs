@@ -92,11 +92,12 @@ pub(crate) fn install() -> bool {
         if walk(&probe) == 0 {
             return false;
         }
-        // SAFETY: `on_signal` does only async-signal-safe work (a
-        // thread-local read, atomics, the unwinder's walk: see the parent
-        // module's docs), never panics, and touches only memory that is
-        // alive while it can run (see `Attached`). signal-hook-registry
-        // chains to whatever handler was installed before it.
+        // `on_signal` does only async-signal-safe work (a thread-local
+        // read, atomics, the unwinder's walk: see the parent module's
+        // docs) and touches only memory that is alive while it can run
+        // (see `Attached`). signal-hook-registry chains to whatever handler
+        // was installed before it.
+        // SAFETY: the action is async-signal-safe and never panics.
         unsafe { signal_hook_registry::register(signal_number(), on_signal) }.is_ok()
     })
 }
@@ -181,10 +182,10 @@ pub(crate) fn request(capture: &Capture, wait: Duration) -> Option<Frames> {
         .state
         .compare_exchange(IDLE, REQUESTED, Ordering::AcqRel, Ordering::Relaxed)
         .ok()?;
-    // SAFETY: tgkill with our own process id reaches only a thread of this
-    // process; a thread that has exited since `tid` was read makes it fail
-    // with ESRCH (a reused id would reach a thread whose capture is not
-    // REQUESTED, whose handler then does nothing).
+    // A thread that has exited since `tid` was read makes tgkill fail with
+    // ESRCH; a reused id would reach a thread whose capture is not
+    // REQUESTED, whose handler then does nothing.
+    // SAFETY: tgkill with our own process id reaches only our threads.
     let sent = unsafe {
         libc::syscall(
             libc::SYS_tgkill,
@@ -235,10 +236,11 @@ fn on_signal() {
     if capture.is_null() {
         return;
     }
-    // SAFETY: CURRENT is non-null only while an `Attached` guard for this
-    // capture lives on this thread, whose owner keeps the capture alive;
-    // the guard resets it (behind a compiler fence) before it goes, and
-    // this handler runs on this same thread, so never in between.
+    // CURRENT is non-null only while an `Attached` guard for this capture
+    // lives on this thread, whose owner keeps the capture alive; the guard
+    // resets it (behind a compiler fence) before it goes, and this handler
+    // runs on this same thread, so never in between.
+    // SAFETY: so the pointer is to a live capture.
     let capture = unsafe { &*capture };
     if capture
         .state
