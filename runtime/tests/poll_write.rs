@@ -1,7 +1,10 @@
-//! `futures_io::AsyncWrite` on the streams: a `Pending` write wrote
-//! nothing, so a caller may retry from a moved buffer, drop the future at
-//! any point, or switch to other bytes, and the peer still receives every
-//! byte it was told was written, once, in order.
+//! The poll-style traits on the streams. `futures_io::AsyncWrite`: a
+//! `Pending` write wrote nothing, so a caller may retry from a moved
+//! buffer, drop the future at any point, or switch to other bytes, and the
+//! peer still receives every byte it was told was written, once, in order;
+//! a vectored write takes from every slice. `futures_io::AsyncRead`: a
+//! read dropped at any point takes nothing, so the bytes reach the next
+//! read, of either style.
 //!
 //! Every test runs on both drivers (io_uring where the kernel allows it,
 //! and epoll), on a runtime built for it, under a watchdog.
@@ -353,5 +356,187 @@ fn an_empty_write_takes_nothing_and_a_flush_of_nothing_is_ready() {
         let mut got = Vec::new();
         b.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"x");
+    });
+}
+
+// ----- vectored writes -----
+
+/// Writes `total` pattern bytes with `poll_write_vectored` over slices of
+/// varied lengths (empty ones among them), advancing by what each call
+/// reports, as hyper's queued write buffer does.
+async fn write_vectored_pattern(writer: &mut Box<dyn Duplex>, total: usize) -> usize {
+    let lens = [0usize, 7, 1, 4096, 0, 65_536, 13, 300_000];
+    let mut pos = 0;
+    let mut calls_taking_several = 0;
+    while pos < total {
+        // The next slices, from `pos` on, as separate allocations.
+        let mut chunks = Vec::new();
+        let mut at = pos;
+        for len in lens {
+            let len = len.min(total - at);
+            chunks.push(pattern_range(at, len));
+            at += len;
+        }
+        let slices: Vec<io::IoSlice<'_>> = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
+        let n = poll_fn(|cx| Pin::new(&mut **writer).poll_write_vectored(cx, &slices))
+            .await
+            .expect("poll_write_vectored");
+        assert!(n > 0 && n <= at - pos, "poll_write_vectored said {n}");
+        if n > 7 {
+            calls_taking_several += 1;
+        }
+        pos += n;
+    }
+    calls_taking_several
+}
+
+#[test]
+fn a_vectored_write_takes_bytes_from_every_slice_in_order() {
+    for unix in [false, true] {
+        on_each_runtime(move || async move {
+            let (mut writer, reader) = pair(unix).await;
+            let read = runtime::spawn(slow_read_to_end(reader));
+            let several = write_vectored_pattern(&mut writer, BIG).await;
+            writer.close().await.unwrap();
+            check_pattern(&read.await.unwrap(), BIG);
+            // Each call offers a 7-byte slice behind the leading empty one:
+            // a write that took only the first non-empty slice would never
+            // report more than 7 bytes.
+            assert!(several > 0, "no vectored write took more than one slice");
+        });
+    }
+}
+
+#[test]
+fn a_vectored_write_of_only_empty_slices_takes_nothing() {
+    on_each_runtime(|| async {
+        let (mut a, mut b) = pair(false).await;
+        let empty = [io::IoSlice::new(b""), io::IoSlice::new(b"")];
+        let n = poll_fn(|cx| Pin::new(&mut *a).poll_write_vectored(cx, &empty))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        let none: [io::IoSlice<'_>; 0] = [];
+        let n = poll_fn(|cx| Pin::new(&mut *a).poll_write_vectored(cx, &none))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        a.write_all(b"x").await.unwrap();
+        a.close().await.unwrap();
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"x");
+    });
+}
+
+// ----- reads dropped at random points -----
+
+/// One read of the random schedule, into `got`.
+async fn random_read(reader: &mut Box<dyn Duplex>, rng: &mut Rng, got: &mut Vec<u8>) -> bool {
+    let mut buf = vec![0u8; 1 + rng.below(70_000) as usize];
+    let n = match rng.below(4) {
+        // Polled once with a no-op waker, then dropped.
+        0 => {
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(&mut **reader).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(result) => result.expect("poll_read"),
+                Poll::Pending => return true,
+            }
+        }
+        // Under a 0 or 1 ms timeout.
+        1 => {
+            let limit = Duration::from_millis(rng.below(2));
+            match timeout(limit, reader.read(&mut buf)).await {
+                Ok(result) => result.expect("read"),
+                Err(_) => return true,
+            }
+        }
+        // Polled once with the task's waker, then dropped.
+        2 => {
+            let polled = poll_fn(|cx| {
+                Poll::Ready(match Pin::new(&mut **reader).poll_read(cx, &mut buf) {
+                    Poll::Ready(result) => Some(result.expect("poll_read")),
+                    Poll::Pending => None,
+                })
+            })
+            .await;
+            match polled {
+                Some(n) => n,
+                None => return true,
+            }
+        }
+        // Awaited to the end.
+        _ => reader.read(&mut buf).await.expect("read"),
+    };
+    got.extend_from_slice(&buf[..n]);
+    n != 0
+}
+
+#[test]
+fn reads_dropped_at_random_lose_and_double_nothing() {
+    for unix in [false, true] {
+        for seed in [3u64, 0x2545_F491_4F6C_DD1D] {
+            on_each_runtime(move || async move {
+                let (mut writer, mut reader) = pair(unix).await;
+                // The writer goes slowly at times, so reads find nothing
+                // and wait, and are dropped while they wait.
+                let write = runtime::spawn(async move {
+                    let mut rng = Rng(seed ^ 0xFF);
+                    let mut pos = 0;
+                    while pos < RANDOM_TOTAL {
+                        let len = (1 + rng.below(50_000) as usize).min(RANDOM_TOTAL - pos);
+                        writer.write_all(&pattern_range(pos, len)).await.unwrap();
+                        pos += len;
+                        if rng.below(8) == 0 {
+                            sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                    writer.close().await.unwrap();
+                });
+                let mut rng = Rng(seed);
+                let mut got = Vec::new();
+                while random_read(&mut reader, &mut rng, &mut got).await {}
+                write.await.unwrap();
+                check_pattern(&got, RANDOM_TOTAL);
+            });
+        }
+    }
+}
+
+#[test]
+fn the_poll_style_reader_holds_nothing_back_from_read_and_peek() {
+    on_each_runtime(|| async {
+        let (mut client, server) = tcp_pair().await;
+        server.write_all(&b"0123456789"[..]).await.0.unwrap();
+        // Wait until all ten bytes are there, then take three poll-style.
+        let mut all = [0u8; 10];
+        let (n, _) = client.peek(Vec::with_capacity(10)).await;
+        assert!(n.unwrap() > 0);
+        while client.peek(Vec::with_capacity(10)).await.0.unwrap() < 10 {
+            sleep(Duration::from_millis(1)).await;
+        }
+        AsyncReadExt::read_exact(&mut client, &mut all[..3])
+            .await
+            .unwrap();
+        assert_eq!(&all[..3], b"012");
+        // The rest is still in the socket, for peek and the owned-buffer read.
+        let (n, peeked) = client.peek(Vec::with_capacity(16)).await;
+        assert_eq!(&peeked[..n.unwrap()], b"3456789");
+        let (n, rest) = client.read(Vec::with_capacity(16)).await;
+        assert_eq!(&rest[..n.unwrap()], b"3456789");
+        // And a poll-style read left waiting, then dropped, takes nothing
+        // from what arrives after.
+        {
+            let mut byte = [0u8; 1];
+            let read = AsyncReadExt::read(&mut client, &mut byte);
+            let waited = timeout(Duration::from_millis(20), read).await;
+            assert!(
+                waited.is_err(),
+                "a read of an empty socket finished: {waited:?}"
+            );
+        }
+        server.write_all(&b"late"[..]).await.0.unwrap();
+        let (n, late) = client.read(Vec::with_capacity(16)).await;
+        assert_eq!(&late[..n.unwrap()], b"late");
     });
 }

@@ -29,8 +29,8 @@
 //! `ReadBufCursor`, a `tokio::io::ReadBuf`), so that a reader that writes
 //! before it reads need not pay for zeroing it. A futures-io reader takes a
 //! `&mut [u8]`, which must be initialized, so adapting one means zeroing
-//! first. The runtime's streams do not need that: they copy out of their
-//! own receive buffer, which works as well into uninitialized memory. So
+//! first. The runtime's streams do not need that: the kernel receives
+//! straight into the caller's memory, initialized or not. So
 //! both adapters read the runtime's streams and read halves through a
 //! crate-internal `poll_read_uninit`, and zero only for other types (what
 //! the buffer does not know to be initialized yet, once: both buffer types
@@ -38,14 +38,13 @@
 //!
 //! # Vectored writes
 //!
-//! A `poll_write` on the runtime's sockets copies into a buffer the stream
-//! owns, so a vectored write that takes bytes from every slice (not only
-//! the first, futures-io's default) costs a copy per slice and no extra
-//! system call. The adapters say they write vectored, and hyper then queues
-//! body chunks behind the headers instead of copying them into one buffer.
-//! Generic code recognises the runtime's streams by `TypeId` (folded away
-//! at compile time, see `native.rs`); other types keep their own
-//! `poll_read` (zeroing first) and `poll_write_vectored`.
+//! A vectored write on the runtime's sockets is one `sendmsg(2)` over every
+//! slice (not only the first, futures-io's default). The adapters say they
+//! write vectored, and hyper then queues body chunks behind the headers
+//! instead of copying them into one buffer. For reads, generic code
+//! recognises the runtime's streams by `TypeId` (folded away at compile
+//! time, see `native.rs`); other types keep their own `poll_read` (zeroing
+//! first) and `poll_write_vectored`.
 //!
 //! [`IoBuf`]: crate::io::IoBuf
 //! [`IoBufMut`]: crate::io::IoBufMut

@@ -6,21 +6,18 @@
 //! differ only in their read buffer and in the name of `close`:
 //!
 //! * `poll_read` gets a `tokio::io::ReadBuf`, possibly uninitialized. The
-//!   sockets and read halves copy into it straight from their receive
-//!   buffer, zeroing nothing; standard input and the child pipes get the
-//!   part not yet initialized zeroed (once; the `ReadBuf` remembers), then
-//!   read into as a `&mut [u8]`.
+//!   sockets and read halves receive straight into it, zeroing nothing;
+//!   standard input and the child pipes get the part not yet initialized
+//!   zeroed (once; the `ReadBuf` remembers), then read into as a
+//!   `&mut [u8]`.
 //! * `poll_shutdown` is futures-io's `poll_close`: finish sending, then
 //!   shut down the write side.
-//! * Vectored writes on the sockets gather: a `poll_write` copies into the
-//!   stream's own send buffer, so taking bytes from every slice costs no
-//!   system call. (A child's stdin writes into its pipe directly and keeps
-//!   tokio's one-slice default.)
+//! * Vectored writes on the sockets are one `sendmsg(2)` over every slice.
+//!   (A child's stdin keeps tokio's one-slice default.)
 //!
 //! No tokio runtime is involved: tokio is compiled with every feature off,
 //! which still has these two traits.
 
-use super::native::gather;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -80,7 +77,7 @@ macro_rules! tokio_write {
                 cx: &mut Context<'_>,
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                gather(self.get_mut(), cx, bufs)
+                futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
             }
 
             fn is_write_vectored(&self) -> bool {
@@ -131,7 +128,6 @@ tokio_write!(
     crate::net::tcp::OwnedWriteHalf,
     crate::net::unix::OwnedWriteHalf
 );
-// A child's stdin writes straight into the pipe, a system call per
-// `poll_write`: gathering would not save one, so tokio's default (the
-// first slice) stands.
+// A child's stdin writes one slice per `poll_write` into its pipe: tokio's
+// default (the first slice) stands.
 tokio_write!(plain: crate::process::ChildStdin);

@@ -20,8 +20,8 @@
 //!   (`future.rs`) is the future the user-facing types await: a `UringOp`,
 //!   or an epoll op; it spends the task's coop budget.
 //! * `submit.rs`: which ring an op goes to (this thread's own, or one of
-//!   the runtime's through its handle, or the epoll driver), and [`run`] /
-//!   [`start`], the one way an op that never started hands its buffer back.
+//!   the runtime's through its handle, or the epoll driver), and [`run`],
+//!   the one way an op that never started hands its buffer back.
 //! * `choice.rs`: [`IoDriver`], `RUNTIME_IO_DRIVER` and `Auto`'s fallback.
 //! * [`IoBuf`], [`IoBufMut`], [`BufResult`] (`buf.rs`) and [`Slice`]
 //!   (`slice.rs`): owned buffers.
@@ -125,5 +125,5 @@ pub(crate) use op::{Fallback, OpData};
 pub(crate) use ops::Nop;
 pub(crate) use ops::{read_done, sqe_len, syscall_res, Read, Write, MAX_RW};
 pub(crate) use slice::Slice;
-pub(crate) use submit::{run, set_current, start, submit, try_submit, CurrentGuard, OwnedRing};
+pub(crate) use submit::{run, set_current, submit, try_submit, CurrentGuard, OwnedRing};
 pub(crate) use uring::Driver;

@@ -118,13 +118,6 @@ impl<T: OpData> Future for Run<T> {
     }
 }
 
-/// [`run`]'s first half, for poll-style state machines that keep the op:
-/// the op in flight, or the output of completing it with the error that
-/// kept it from starting.
-pub(crate) fn start<T: OpData>(data: T) -> Result<Op<T>, T::Output> {
-    try_submit(data).map_err(|(err, data)| data.complete(Err(err), 0))
-}
-
 /// [`submit`], but on error gives `data` back with the error, for an op
 /// that must do something else with it (`fs::File::close` closes the
 /// descriptor itself).

@@ -245,12 +245,12 @@ impl fmt::Debug for TcpListener {
 ///   through an `Arc`.
 /// * Poll-style, through [`futures_io::AsyncRead`] and
 ///   [`futures_io::AsyncWrite`] (so `futures-util`'s `AsyncReadExt`,
-///   `BufReader::lines`, codecs...). These copy every byte once through an
-///   internal buffer (see the note below).
+///   `BufReader::lines`, codecs...). These make non-blocking system calls
+///   on the caller's slices (see the note below).
 ///
-/// Bytes the poll-style reader has already received into its internal
-/// buffer are not seen by [`read`](TcpStream::read): use one style for
-/// each direction of a stream.
+/// The two styles can be mixed on one stream: the poll-style reader holds
+/// no bytes of its own, so what it has not returned is still in the
+/// socket for [`read`](TcpStream::read).
 ///
 /// # `write_all` and `AsyncWriteExt::write_all`
 ///
@@ -299,18 +299,21 @@ impl fmt::Debug for TcpListener {
 ///
 /// io_uring fills buffers after the call that started the operation has
 /// returned, while `poll_read` lends a slice for one call only. So
-/// `AsyncRead` receives into a buffer the stream owns (8 to 64 KiB, after
-/// the caller's request) and copies out of it: one `memcpy` per byte more
-/// than the owned-buffer [`read`](TcpStream::read).
+/// `AsyncRead` does not go through the ring: `poll_read` receives straight
+/// into the caller's slice with a `recv(2)` that never waits, and while
+/// nothing is queued it waits for data through the driver and returns
+/// `Pending` having taken nothing. No copy, no buffer held by an idle
+/// stream, and a read dropped at any point loses no byte.
 ///
-/// `AsyncWrite` copies nothing: `poll_write` sends from the caller's slice
+/// `AsyncWrite` copies nothing either: `poll_write` sends from the caller's slice
 /// with a send that never waits, and returns `Ready(Ok(n))` with what the
 /// kernel took, or `Pending` — having written nothing — while the socket is
 /// full (the task then waits for room through the driver). So a caller may
 /// retry from a moved buffer, switch to other bytes, or drop the write
 /// future at any point. `poll_flush` has nothing to do; `poll_close` shuts
-/// down the write side. Each `poll_write` that finds room is one system
-/// call, outside the ring.
+/// down the write side; `poll_write_vectored` is one `sendmsg(2)` over every
+/// slice. Each poll-style read or write that finds data or room is one
+/// system call, outside the ring.
 ///
 /// # Examples
 ///
@@ -466,9 +469,8 @@ impl TcpStream {
     /// peer closed its side, or `buf` has no room) and the buffer; waits
     /// for data like `read`.
     ///
-    /// Bytes the poll-style reader ([`futures_io::AsyncRead`]) has already
-    /// taken into its buffer are not in the socket any more, so `peek`
-    /// does not see them.
+    /// The poll-style reader ([`futures_io::AsyncRead`]) holds no bytes
+    /// back: `peek` sees everything not yet returned by either style.
     ///
     /// # Examples
     ///

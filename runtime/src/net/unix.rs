@@ -167,9 +167,9 @@ impl fmt::Debug for UnixListener {
 /// The same interface as [`TcpStream`](super::TcpStream): owned-buffer
 /// [`read`](UnixStream::read) / [`write`](UnixStream::write) /
 /// [`write_all`](UnixStream::write_all), and
-/// [`futures_io::AsyncRead`] / [`futures_io::AsyncWrite`] at the cost of a
-/// copy through an internal buffer (see `TcpStream`'s notes, which apply
-/// here unchanged).
+/// [`futures_io::AsyncRead`] / [`futures_io::AsyncWrite`] through
+/// non-blocking system calls on the caller's slices (see `TcpStream`'s
+/// notes, which apply here unchanged).
 ///
 /// # Examples
 ///

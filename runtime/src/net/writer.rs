@@ -24,6 +24,10 @@
 //! Cancel-safe by construction, and no copy: the kernel copies the bytes
 //! into the socket buffer, as for any send.
 //!
+//! A vectored write (`poll_write_vectored`) is one `sendmsg(2)` over all
+//! the caller's slices, with the same rules: hyper's headers and body go
+//! out in one system call.
+//!
 //! `poll_flush` has nothing to do (no byte is held back); `poll_close`
 //! shuts the write side down. An error is the kernel's, for this send; a
 //! broken connection keeps failing later sends by itself.
@@ -55,7 +59,7 @@ use crate::driver::{self, syscall_res, Op, MAX_RW};
 use crate::io::PollAdd;
 use crate::scheduler::coop;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -79,17 +83,58 @@ enum CloseState<S: Socket> {
     Closed,
 }
 
-/// One `send(2)` that never waits: the count the kernel took, or its error
-/// (`WouldBlock` when the socket buffer is full).
-fn send_now(fd: &impl AsRawFd, data: &[u8]) -> io::Result<usize> {
-    let len = data.len().min(MAX_RW);
-    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    // SAFETY: `data` is a live slice of at least `len` initialized bytes,
-    // which the kernel only reads, and only during the call.
-    let ret = unsafe { libc::send(fd.as_raw_fd(), data.as_ptr().cast(), len, flags) };
-    match syscall_res(ret) {
-        res if res < 0 => Err(io::Error::from_raw_os_error(-res)),
-        n => Ok(n as usize),
+/// What one poll-style write sends: a slice, or slices gathered by one
+/// `sendmsg(2)` (a vectored write: hyper's headers and body).
+#[derive(Clone, Copy)]
+enum Data<'a> {
+    One(&'a [u8]),
+    Gather(&'a [IoSlice<'a>]),
+}
+
+/// The most slices one `sendmsg(2)` takes (`UIO_MAXIOV`); a write of more
+/// sends the first this many and reports what the kernel took.
+const MAX_IOV: usize = 1024;
+
+impl Data<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Data::One(data) => data.is_empty(),
+            Data::Gather(bufs) => bufs.iter().all(|buf| buf.is_empty()),
+        }
+    }
+
+    /// One send that never waits: the count the kernel took, or its error
+    /// (`WouldBlock` when the socket buffer is full).
+    fn send_now(&self, fd: &impl AsRawFd) -> io::Result<usize> {
+        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        let ret = match *self {
+            Data::One(data) => {
+                let len = data.len().min(MAX_RW);
+                // SAFETY: `data` is a live slice of at least `len`
+                // initialized bytes, which the kernel only reads, and only
+                // during the call.
+                unsafe { libc::send(fd.as_raw_fd(), data.as_ptr().cast(), len, flags) }
+            }
+            Data::Gather(bufs) => {
+                let bufs = &bufs[..bufs.len().min(MAX_IOV)];
+                // SAFETY: all-zero is a valid `msghdr` (no address, no
+                // control data).
+                let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+                // `IoSlice` is guaranteed ABI-compatible with `iovec` on
+                // Unix; the kernel only reads through the pointer.
+                msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+                msg.msg_iovlen = bufs.len();
+                // SAFETY: `msg` points at `bufs.len()` live `iovec`s, each
+                // describing a live slice of initialized bytes, all
+                // borrowed for the call; the kernel only reads them, and
+                // caps the total at its own `MAX_RW_COUNT`.
+                unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags) }
+            }
+        };
+        match syscall_res(ret) {
+            res if res < 0 => Err(io::Error::from_raw_os_error(-res)),
+            n => Ok(n as usize),
+        }
     }
 }
 
@@ -123,6 +168,20 @@ impl<S: Socket> Writer<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_send(cx, Data::One(data))
+    }
+
+    /// A vectored write: one `sendmsg(2)` takes bytes from every slice, in
+    /// order, as many as the socket has room for.
+    pub(crate) fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send(cx, Data::Gather(bufs))
+    }
+
+    fn poll_send(&mut self, cx: &mut Context<'_>, data: Data<'_>) -> Poll<io::Result<usize>> {
         if data.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -136,7 +195,7 @@ impl<S: Socket> Writer<S> {
             // A writer that always finds room must still give its worker
             // back now and then, as the ring's ops do.
             let coop = ready!(coop::poll_proceed(cx));
-            match send_now(&self.fd, data) {
+            match data.send_now(&self.fd) {
                 Ok(n) => {
                     coop.made_progress();
                     return Poll::Ready(Ok(n));

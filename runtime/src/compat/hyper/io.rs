@@ -23,26 +23,24 @@ use std::task::{ready, Context, Poll};
 /// What the hyper side does:
 ///
 /// * Reads go into hyper's read buffer, which may be uninitialized. The
-///   runtime's streams and read halves copy into it straight from their
-///   receive buffer: nothing is zeroed. Other types get a `&mut [u8]`, so
+///   runtime's streams and read halves receive straight into it: nothing
+///   is zeroed or copied. Other types get a `&mut [u8]`, so
 ///   what hyper has not initialized yet is zeroed first (once: hyper's
 ///   `ReadBuf` remembers).
 /// * Writes are vectored ([`is_write_vectored`](Write::is_write_vectored)
 ///   is `true`), so hyper queues a body's chunks behind the headers instead
 ///   of copying them into one buffer. On the runtime's streams a vectored
-///   write takes bytes from every slice (their `poll_write` copies into the
-///   stream's own send buffer, so this costs no extra system call); other
-///   types get their own `poll_write_vectored`.
+///   write is one `sendmsg(2)` over every slice; other types get their own
+///   `poll_write_vectored`.
 /// * [`poll_shutdown`](Write::poll_shutdown) is futures-io's `poll_close`:
 ///   on the runtime's streams, finish sending, then shut down the write
 ///   side (`shutdown(Write)`); reading goes on.
 ///
 /// After an HTTP upgrade, [`Upgraded::downcast`] with
 /// `HyperIo<TcpStream>` hands the stream back with any bytes hyper read
-/// past the request (`read_buf`; handle those first). Go on through the
-/// stream's poll-style methods (the futures-io traits), not its
-/// owned-buffer `read`: a receive hyper started may still be in flight
-/// inside the stream's poll-style reader, and only that reader sees it.
+/// past the request (`read_buf`; handle those first), then go on with
+/// either style of I/O: the stream's poll-style reader holds no bytes of
+/// its own.
 ///
 /// The impls need `T: Unpin + 'static` (the runtime recognises its own
 /// streams by `TypeId`): wrap the stream itself, not a `&mut` to it.
@@ -215,11 +213,7 @@ impl<T: AsyncWrite + Unpin + 'static> Write for HyperIo<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let inner = &mut self.get_mut().inner;
-        match native::writer(inner) {
-            Some(native) => native.poll_write_gather(cx, bufs),
-            None => Pin::new(inner).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
 }
 
