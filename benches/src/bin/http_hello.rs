@@ -44,6 +44,25 @@ fn router() -> Router {
     Router::new().route("/", get(json))
 }
 
+/// Serves one connection: the axum router if there is one, else `hello`.
+/// The same code on both runtimes; only `io` and the builder's timer
+/// differ.
+async fn serve<I>(builder: http1::Builder, io: I, app: Option<Router>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let _ = match app {
+        Some(app) => {
+            let service = TowerToHyperService::new(app);
+            builder.serve_connection(io, service).await
+        }
+        None => {
+            let service = hyper::service::service_fn(hello);
+            builder.serve_connection(io, service).await
+        }
+    };
+}
+
 fn announce(addr: std::net::SocketAddr) {
     println!("listening on {addr}");
     let _ = std::io::stdout().flush();
@@ -57,27 +76,13 @@ fn on_runtime(addr: &str, workers: usize, use_json: bool) -> std::io::Result<()>
     rt.block_on(async {
         let listener = runtime::net::TcpListener::bind(addr).await?;
         announce(listener.local_addr()?);
-        let app = router();
+        let app = use_json.then(router);
         loop {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;
-            let builder = {
-                let mut builder = http1::Builder::new();
-                builder.timer(HyperTimer::new());
-                builder
-            };
-            let io = HyperIo::new(stream);
-            if use_json {
-                let service = TowerToHyperService::new(app.clone());
-                runtime::spawn(async move {
-                    let _ = builder.serve_connection(io, service).await;
-                });
-            } else {
-                runtime::spawn(async move {
-                    let service = hyper::service::service_fn(hello);
-                    let _ = builder.serve_connection(io, service).await;
-                });
-            }
+            let mut builder = http1::Builder::new();
+            builder.timer(HyperTimer::new());
+            runtime::spawn(serve(builder, HyperIo::new(stream), app.clone()));
         }
     })
 }
@@ -91,27 +96,13 @@ fn on_tokio(addr: &str, workers: usize, use_json: bool) -> std::io::Result<()> {
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         announce(listener.local_addr()?);
-        let app = router();
+        let app = use_json.then(router);
         loop {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;
-            let builder = {
-                let mut builder = http1::Builder::new();
-                builder.timer(TokioTimer::new());
-                builder
-            };
-            let io = TokioIo::new(stream);
-            if use_json {
-                let service = TowerToHyperService::new(app.clone());
-                tokio::spawn(async move {
-                    let _ = builder.serve_connection(io, service).await;
-                });
-            } else {
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(hello);
-                    let _ = builder.serve_connection(io, service).await;
-                });
-            }
+            let mut builder = http1::Builder::new();
+            builder.timer(TokioTimer::new());
+            tokio::spawn(serve(builder, TokioIo::new(stream), app.clone()));
         }
     })
 }

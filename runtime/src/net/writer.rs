@@ -121,13 +121,12 @@ impl Data<'_> {
                 // control data).
                 let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
                 // `IoSlice` is guaranteed ABI-compatible with `iovec` on
-                // Unix; the kernel only reads through the pointer.
+                // Unix; the kernel only reads through the pointer, and caps
+                // the total at its own `MAX_RW_COUNT`.
                 msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
                 msg.msg_iovlen = bufs.len();
-                // SAFETY: `msg` points at `bufs.len()` live `iovec`s, each
-                // describing a live slice of initialized bytes, all
-                // borrowed for the call; the kernel only reads them, and
-                // caps the total at its own `MAX_RW_COUNT`.
+                // SAFETY: `msg` holds `bufs.len()` live `iovec`s over live,
+                // initialized slices, borrowed for the call, only read.
                 unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags) }
             }
         };
