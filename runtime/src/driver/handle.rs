@@ -1,16 +1,16 @@
 //! [`DriverHandle`]: what other threads may do to a ring — queue a
 //! command (submit an op, cancel one whose future was dropped) and wake the
 //! ring's thread through its eventfd. The ring itself (`uring.rs`) drains
-//! the queue at every `poll` and `park`.
+//! the queue at every `poll` and `park`. When an eventfd write is needed is
+//! decided by the ring's [`Mailbox`] (`wake.rs`).
 
 use super::op::{OpData, OpRef, UringOp};
+use super::wake::Mailbox;
 use super::Op;
 use io_uring::squeue;
-use parking_lot::Mutex;
 use std::fmt;
 use std::mem;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Something another thread (or a dropped future) asks of a ring.
@@ -22,23 +22,9 @@ pub(super) enum Command {
     Cancel(OpRef),
 }
 
-pub(super) struct CommandQueue {
-    pub(super) items: Vec<Command>,
-    /// Set by shutdown; from then on commands are refused.
-    pub(super) closed: bool,
-}
-
 pub(super) struct Shared {
-    pub(super) commands: Mutex<CommandQueue>,
-    /// `true` when `commands` may be non-empty; lets `poll` skip the lock.
-    pub(super) has_commands: AtomicBool,
-    /// `true` from an eventfd write until the driver reaps the read it
-    /// completes; while set, `unpark` need not write again.
-    pub(super) unparked: AtomicBool,
-    /// [`thread_token`] of the thread that last drove the ring. Commands from
-    /// that thread need no eventfd write: it is not parked while it runs
-    /// them, and it drains the queue before it parks.
-    pub(super) owner: AtomicU64,
+    /// The command queue, and whether the ring's thread must be woken.
+    pub(super) mailbox: Mailbox<Command>,
     pub(super) eventfd: OwnedFd,
 }
 
@@ -49,28 +35,12 @@ pub(crate) struct DriverHandle {
     pub(super) shared: Arc<Shared>,
 }
 
-/// A number unique to the calling thread (never 0); 0 if the thread is
-/// being torn down.
-pub(super) fn thread_token() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    TOKEN.try_with(|token| *token).unwrap_or(0)
-}
-
 impl DriverHandle {
     /// A handle over a new, open command queue and the ring's eventfd.
     pub(super) fn new(eventfd: OwnedFd) -> DriverHandle {
         DriverHandle {
             shared: Arc::new(Shared {
-                commands: Mutex::new(CommandQueue {
-                    items: Vec::new(),
-                    closed: false,
-                }),
-                has_commands: AtomicBool::new(false),
-                unparked: AtomicBool::new(false),
-                owner: AtomicU64::new(thread_token()),
+                mailbox: Mailbox::new(),
                 eventfd,
             }),
         }
@@ -80,7 +50,7 @@ impl DriverHandle {
     /// once. Cheap when repeated: one eventfd write per wake-up reaped.
     pub(crate) fn unpark(&self) {
         let shared = &*self.shared;
-        if shared.unparked.swap(true, Ordering::SeqCst) {
+        if !shared.mailbox.unpark() {
             return;
         }
         let one: u64 = 1;
@@ -124,19 +94,15 @@ impl DriverHandle {
     /// Queues a command and wakes the ring's thread unless it is the caller.
     /// Gives the command back if the driver has shut down.
     fn send(&self, command: Command) -> Option<Command> {
-        let shared = &*self.shared;
-        {
-            let mut queue = shared.commands.lock();
-            if queue.closed {
-                return Some(command);
+        match self.shared.mailbox.send(command) {
+            Ok(must_unpark) => {
+                if must_unpark {
+                    self.unpark();
+                }
+                None
             }
-            queue.items.push(command);
-            shared.has_commands.store(true, Ordering::SeqCst);
+            Err(command) => Some(command),
         }
-        if shared.owner.load(Ordering::SeqCst) != thread_token() {
-            self.unpark();
-        }
-        None
     }
 }
 
@@ -144,10 +110,7 @@ impl fmt::Debug for DriverHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DriverHandle")
             .field("eventfd", &self.shared.eventfd.as_raw_fd())
-            .field(
-                "has_commands",
-                &self.shared.has_commands.load(Ordering::Relaxed),
-            )
+            .field("has_commands", &self.shared.mailbox.has_commands_hint())
             .finish()
     }
 }

@@ -13,6 +13,9 @@
 //!   thread goes through it: an op started by a thread that owns no ring
 //!   (a multi-thread `block_on`, the blocking pool), the cancel of an op
 //!   whose future was dropped, and wake-ups.
+//! * `wake.rs`: the bookkeeping the wake-ups rest on (the command queue's
+//!   flags, the owner token, the eventfd read's state, whether `park` may
+//!   sleep), shared by the ring and its handle; loom-checked.
 //! * `OpData` and `UringOp` (`op.rs`): an in-flight operation is one heap
 //!   object that owns the op's data (buffers, fds, ...) and whose address is
 //!   the SQE's `user_data`; `UringOp<T>` is its future. `op.rs` documents
@@ -112,6 +115,7 @@ mod ops;
 mod slice;
 mod submit;
 mod uring;
+mod wake;
 
 #[cfg(test)]
 mod test;
@@ -127,3 +131,6 @@ pub(crate) use ops::{read_done, sqe_len, syscall_res, Read, Write, MAX_RW};
 pub(crate) use slice::Slice;
 pub(crate) use submit::{run, set_current, submit, try_submit, CurrentGuard, OwnedRing};
 pub(crate) use uring::Driver;
+// The loom model of the rescue hand-off drives these with a test kernel.
+#[cfg(loom)]
+pub(crate) use wake::{Driving, Mailbox, WakeState};

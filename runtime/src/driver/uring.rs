@@ -23,14 +23,17 @@
 //!   (`user_data` [`WAKE`]), re-armed each time it completes; so a write to
 //!   the eventfd ends an `io_uring_enter` wait like any completion. An
 //!   `unparked` flag coalesces writes: between one write and the reaping of
-//!   the read it completes, further `unpark`s are free.
+//!   the read it completes, further `unpark`s are free. The flags involved
+//!   and their rules are in `wake.rs` (`Mailbox`, [`WakeState`]), which the
+//!   loom model `loom-tests/tests/rescue.rs` checks.
 //!
 //! `user_data` values: [`WAKE`] and [`CANCEL_ALL`] (below 8), an op's
 //! address (low 3 bits clear), or an op's address | [`CANCEL_TAG`] for the
 //! `AsyncCancel` aimed at it.
 
-use super::handle::{thread_token, Command, DriverHandle};
+use super::handle::{Command, DriverHandle};
 use super::op::{OpData, OpRef, UringOp, CANCEL_TAG, TAG_MASK};
+use super::wake::{Driving, WakeState};
 use super::Op;
 use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{opcode, squeue, IoUring};
@@ -42,7 +45,6 @@ use std::marker::PhantomData;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// `user_data` of the eventfd read that wakes a parked driver.
@@ -96,11 +98,9 @@ pub(crate) struct Driver {
     internal_in_flight: usize,
     /// Whether a cancel-all is in flight.
     cancel_all_in_flight: bool,
-    /// Whether the eventfd read is in the ring (or backlog).
-    wake_armed: bool,
-    /// An eventfd read completed since the last `park` returned: the next
-    /// `park` must not sleep (the unpark it reports may be meant for it).
-    wake_pending: bool,
+    /// Whether the eventfd read is armed, whether one completed since the
+    /// last `park` returned, whether a peer is reaping for a stuck owner.
+    wake: WakeState,
     /// The eventfd read's 8-byte target. A raw heap allocation (not a `Box`)
     /// because the kernel writes into it behind Rust's back; freed in `Drop`
     /// only once no read of it is in flight.
@@ -109,9 +109,6 @@ pub(crate) struct Driver {
     closing: bool,
     /// Shutdown finished: nothing of ours is in the kernel any more.
     shut_down: bool,
-    /// Set while a peer reaps this ring for a stuck owner
-    /// (`reap_for_stuck_owner`): nothing may enter the kernel then.
-    reaping_for_owner: bool,
     stats: DriverStats,
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -176,12 +173,10 @@ impl Driver {
             ops_in_flight: 0,
             internal_in_flight: 0,
             cancel_all_in_flight: false,
-            wake_armed: false,
-            wake_pending: false,
+            wake: WakeState::new(),
             wake_buf: NonNull::from(Box::leak(Box::new(0u64))),
             closing: false,
             shut_down: false,
-            reaping_for_owner: false,
             stats: DriverStats::default(),
             _not_sync: PhantomData,
         };
@@ -257,17 +252,24 @@ impl Driver {
     /// after shutdown.
     /// May return early (a signal, a completion of an internal request).
     pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.refresh_owner();
+        self.wake.enter(&self.handle.shared.mailbox, Driving::Owner);
         self.drain_commands();
         self.drain_backlog();
 
-        // After shutdown no eventfd read is armed: an unpark could not end
-        // the wait, so never sleep.
-        let ready = self.closing || self.wake_pending || self.completions_waiting();
-        let timeout = if ready { Some(Duration::ZERO) } else { timeout };
+        // Not after shutdown (no eventfd read is armed then), nor with an
+        // unpark reaped since the last park (perhaps by a rescuer), nor with
+        // completions waiting.
+        let may_sleep = self
+            .wake
+            .may_sleep(self.closing, || self.completions_waiting());
+        let timeout = if may_sleep {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         let entered = self.enter(timeout);
         self.reap()?;
-        self.wake_pending = false;
+        self.wake.park_returned();
 
         // Work that arrived while we slept goes to the kernel now rather than
         // at the next park.
@@ -282,7 +284,7 @@ impl Driver {
     /// Submits queued commands and SQEs and reaps completions, without
     /// blocking. Costs a few memory reads when there is nothing to do.
     pub(crate) fn poll(&mut self) -> io::Result<()> {
-        self.refresh_owner();
+        self.wake.enter(&self.handle.shared.mailbox, Driving::Owner);
 
         self.drain_commands();
         self.drain_backlog();
@@ -310,15 +312,17 @@ impl Driver {
     /// own ring is not woken to run it: had the rescuer submitted here, a
     /// completion could wait until the rescuer happened to wake. Commands
     /// and SQEs (the re-armed wake-up read) are left to the owner, whose
-    /// next `poll` or `park` submits them; the CQ overflow list too.
+    /// next `poll` or `park` submits them; the CQ overflow list too. The
+    /// caller is not recorded as the ring's owner (`wake.rs`, rule 4).
     pub(crate) fn reap_for_stuck_owner(&mut self) {
         if self.ring.completion().is_empty() {
             return;
         }
-        self.reaping_for_owner = true;
+        self.wake
+            .enter(&self.handle.shared.mailbox, Driving::Rescuer);
         // No error is possible without entering the kernel.
         let _ = self.reap();
-        self.reaping_for_owner = false;
+        self.wake.rescue_done();
     }
 
     /// Cancels every in-flight op and waits for all their completions (and
@@ -336,15 +340,11 @@ impl Driver {
             return;
         }
         self.closing = true;
-        self.refresh_owner();
+        self.wake.enter(&self.handle.shared.mailbox, Driving::Owner);
 
         // Refuse new commands; fail the queued submissions (they never
         // reached the kernel); queued cancels are covered by the cancel-all.
-        let queued = {
-            let mut queue = self.handle.shared.commands.lock();
-            queue.closed = true;
-            mem::take(&mut queue.items)
-        };
+        let queued = self.handle.shared.mailbox.close();
         for command in queued {
             match command {
                 Command::Submit { op, .. } => self.complete_unsubmitted(op),
@@ -357,7 +357,7 @@ impl Driver {
         }
 
         let mut last_cancel_all: Option<Instant> = None;
-        while self.ops_in_flight + self.internal_in_flight > 0 || self.wake_armed {
+        while self.ops_in_flight + self.internal_in_flight > 0 || self.wake.armed() {
             let retry_due = last_cancel_all.is_none_or(|at| at.elapsed() >= SHUTDOWN_RETRY);
             if !self.cancel_all_in_flight && retry_due {
                 let sqe = opcode::AsyncCancel2::new(CancelBuilder::any())
@@ -424,7 +424,7 @@ impl Driver {
         )
         .build()
         .user_data(WAKE);
-        self.wake_armed = true;
+        self.wake.arming();
         self.push_sqe(sqe);
     }
 
@@ -436,7 +436,7 @@ impl Driver {
             if self.try_push(&sqe) {
                 return;
             }
-            if self.reaping_for_owner {
+            if self.wake.rescuing() {
                 // No flush from a rescuer (see `reap_for_stuck_owner`).
                 self.backlog.push_back(sqe);
                 return;
@@ -529,7 +529,7 @@ impl Driver {
                     .map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())),
             );
             if batch.is_empty() {
-                if !self.ring.submission().cq_overflow() || self.reaping_for_owner {
+                if !self.ring.submission().cq_overflow() || self.wake.rescuing() {
                     break;
                 }
                 // FEAT_NODROP kept the completions that did not fit; an enter
@@ -557,12 +557,14 @@ impl Driver {
         match user_data {
             WAKE => {
                 self.stats.wakeups += 1;
-                self.wake_armed = false;
-                self.wake_pending = true;
-                // Cleared before the read is re-armed: an unpark from now on
-                // writes again, and that write completes the new read.
-                self.handle.shared.unparked.store(false, Ordering::SeqCst);
-                if !self.closing {
+                // Marks the unpark pending (the next `park` returns at once,
+                // also when a rescuer reaps this) and lowers `unparked`
+                // before the read is re-armed: an unpark from now on writes
+                // again, and that write completes the new read.
+                if self
+                    .wake
+                    .read_completed(&self.handle.shared.mailbox, self.closing)
+                {
                     self.arm_wake();
                 }
             }
@@ -599,28 +601,13 @@ impl Driver {
 
     // ----- commands -----
 
-    /// Records that this thread drives the ring now (see `Shared::owner`).
-    fn refresh_owner(&self) {
-        let token = thread_token();
-        let owner = &self.handle.shared.owner;
-        if owner.load(Ordering::Relaxed) != token {
-            // SeqCst, paired with `send`: either the sender sees this thread
-            // as the owner-to-wake, or this thread sees its `has_commands`.
-            owner.store(token, Ordering::SeqCst);
-        }
-    }
-
     fn drain_commands(&mut self) {
-        let shared = &self.handle.shared;
-        if !shared.has_commands.load(Ordering::SeqCst) {
+        let mailbox = &self.handle.shared.mailbox;
+        if !mailbox.may_have_commands() {
             return;
         }
         let mut commands = mem::take(&mut self.commands);
-        {
-            let mut queue = shared.commands.lock();
-            shared.has_commands.store(false, Ordering::SeqCst);
-            mem::swap(&mut queue.items, &mut commands);
-        }
+        mailbox.take_commands(&mut commands);
         for command in commands.drain(..) {
             match command {
                 // Dropped before it reached the ring: no need to bother the
@@ -637,7 +624,7 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         self.shutdown();
-        if !self.wake_armed {
+        if !self.wake.armed() {
             // SAFETY: allocated by `Box::new` in `new`; no read of it is in
             // flight any more, and nothing else refers to it.
             drop(unsafe { Box::from_raw(self.wake_buf.as_ptr()) });

@@ -13,6 +13,9 @@
 //!   cell and `UringOp` future (`driver/op.rs`), with the owning ring played
 //!   by the model: it completes the kernel reference and releases the
 //!   cancel reference a dropped future sends.
+//! * [`RingMailbox`], [`RingWake`]: a ring's wake-up bookkeeping
+//!   (`driver/wake.rs`), unchanged, for the model of the stuck-worker
+//!   rescue; the model supplies the kernel (eventfd, CQ) and the ring lock.
 //!
 //! Every synchronization point on these paths is a loom type (through
 //! `crate::loom`), so loom explores their interleavings. The scheduler handle
@@ -513,5 +516,113 @@ impl LocalQueueModel {
 impl fmt::Debug for LocalQueueModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalQueueModel").finish_non_exhaustive()
+    }
+}
+
+// ----- a ring's wake-ups (the stuck-worker rescue) -----
+
+/// A ring's shared wake-up side (`driver/wake.rs`'s `Mailbox`, as
+/// `DriverHandle` holds it): the command queue, `has_commands`, `unparked`
+/// and the owner token. The model thread that creates it is recorded as
+/// the ring's owner (as `Driver::new` records the thread that builds it).
+pub struct RingMailbox<C>(crate::driver::Mailbox<C>);
+
+impl<C> RingMailbox<C> {
+    /// An open, empty queue owned by the calling model thread.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> RingMailbox<C> {
+        RingMailbox(crate::driver::Mailbox::new())
+    }
+
+    /// `DriverHandle::send`'s bookkeeping: queues `command`; `Ok(true)` if
+    /// the caller must then unpark the ring (it is not the recorded owner).
+    /// `Err` if the queue is closed.
+    pub fn send(&self, command: C) -> Result<bool, C> {
+        self.0.send(command)
+    }
+
+    /// `DriverHandle::unpark`'s bookkeeping: `true` if the caller must
+    /// write the eventfd.
+    pub fn unpark(&self) -> bool {
+        self.0.unpark()
+    }
+
+    /// `Driver::drain_commands`' first check: may commands be queued?
+    pub fn may_have_commands(&self) -> bool {
+        self.0.may_have_commands()
+    }
+
+    /// `Driver::drain_commands`: takes the queued commands.
+    pub fn take_commands(&self) -> Vec<C> {
+        let mut commands = Vec::new();
+        self.0.take_commands(&mut commands);
+        commands
+    }
+}
+
+impl<C> fmt::Debug for RingMailbox<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingMailbox").finish_non_exhaustive()
+    }
+}
+
+/// The ring's own side of its wake-ups (`driver/wake.rs`'s `WakeState`, a
+/// field of `Driver`); the model keeps it under its ring lock, as the
+/// driver is.
+#[derive(Debug)]
+pub struct RingWake(crate::driver::WakeState);
+
+impl RingWake {
+    /// `Driver::new`, before it arms the eventfd read.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> RingWake {
+        RingWake(crate::driver::WakeState::new())
+    }
+
+    /// The first step of `Driver::poll`, `park` and `shutdown`.
+    pub fn owner_enters<C>(&mut self, mailbox: &RingMailbox<C>) {
+        self.0.enter(&mailbox.0, crate::driver::Driving::Owner);
+    }
+
+    /// The first step of `Driver::reap_for_stuck_owner`, once it has
+    /// found a completion to reap.
+    pub fn rescuer_enters<C>(&mut self, mailbox: &RingMailbox<C>) {
+        self.0.enter(&mailbox.0, crate::driver::Driving::Rescuer);
+    }
+
+    /// The last step of `Driver::reap_for_stuck_owner`.
+    pub fn rescue_done(&mut self) {
+        self.0.rescue_done();
+    }
+
+    /// Whether a rescuer drives the ring (nothing may enter the kernel).
+    pub fn rescuing(&self) -> bool {
+        self.0.rescuing()
+    }
+
+    /// `Driver::arm_wake`: the eventfd read is being queued.
+    pub fn arming(&mut self) {
+        self.0.arming();
+    }
+
+    /// Whether the eventfd read is queued or in the kernel.
+    pub fn armed(&self) -> bool {
+        self.0.armed()
+    }
+
+    /// `Driver::dispatch` of the eventfd read's completion: `true` if the
+    /// read must be re-armed.
+    pub fn read_completed<C>(&mut self, mailbox: &RingMailbox<C>, closing: bool) -> bool {
+        self.0.read_completed(&mailbox.0, closing)
+    }
+
+    /// `Driver::park`'s decision: may it sleep?
+    pub fn may_sleep(&self, closing: bool, completions_waiting: impl FnOnce() -> bool) -> bool {
+        self.0.may_sleep(closing, completions_waiting)
+    }
+
+    /// `Driver::park`, after its reap.
+    pub fn park_returned(&mut self) {
+        self.0.park_returned();
     }
 }

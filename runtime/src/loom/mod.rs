@@ -14,8 +14,9 @@ pub mod api;
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use parking_lot::Mutex;
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
+    pub(crate) use std::thread_local;
 
     /// `std::cell::UnsafeCell` with loom's access API.
     #[derive(Debug)]
@@ -41,11 +42,14 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     // Counts every clone and release as a loom operation and reports an
     // `Arc` still alive at the end of an iteration (a leak). Has the
     // `into_raw` / `from_raw` / `get_mut` the op cell uses.
     pub(crate) use loom::sync::Arc;
+    // One value per loom thread (std's would be one per OS thread, and loom
+    // runs every model thread on one). Same `with` / `try_with`.
+    pub(crate) use loom::thread_local;
 
     /// loom's mutex with parking_lot's poison-free `lock()`.
     #[derive(Debug)]
