@@ -142,6 +142,20 @@ pub(crate) trait OpData: Send + 'static {
     fn completes_inline(&self) -> bool {
         false
     }
+
+    /// Whether the owner's `submit` tries the op first as one system call
+    /// that never waits ([`perform`](OpData::perform), e.g. a send with
+    /// `MSG_DONTWAIT`), and goes to the ring only if that says `EAGAIN`.
+    /// For sends: a socket with room in its buffer takes the bytes at
+    /// once, and the op is `Ready` at its first poll with no SQE, no CQE,
+    /// no wake and no re-poll, even while other tasks are queued (where
+    /// [`completes_inline`](OpData::completes_inline) would wait for the
+    /// tick's batch). tokio's streams pay the same one call per send.
+    /// Not for receives: a receive usually finds nothing yet, and the
+    /// failed try would be a system call spent for nothing.
+    fn tries_first(&self) -> bool {
+        false
+    }
 }
 
 /// How the epoll driver performs an [`OpData`] without a ring.

@@ -76,6 +76,9 @@ pub(crate) struct DriverStats {
     pub(crate) cq_overflow_flushes: u64,
     /// Completions of the eventfd read (cross-thread wake-ups seen).
     pub(crate) wakeups: u64,
+    /// Ops finished by their first try, without the ring
+    /// ([`OpData::tries_first`]); not counted in `submitted`.
+    pub(crate) finished_first: u64,
 }
 
 /// One io_uring ring and everything in flight on it.
@@ -98,6 +101,9 @@ pub(crate) struct Driver {
     internal_in_flight: usize,
     /// Whether a cancel-all is in flight.
     cancel_all_in_flight: bool,
+    /// A per-op cancel was queued and the SQ and backlog have not been
+    /// seen empty since (`cancel_waits_for_kernel`).
+    cancel_queued: bool,
     /// Whether the eventfd read is armed, whether one completed since the
     /// last `park` returned, whether a peer is reaping for a stuck owner.
     wake: WakeState,
@@ -173,6 +179,7 @@ impl Driver {
             ops_in_flight: 0,
             internal_in_flight: 0,
             cancel_all_in_flight: false,
+            cancel_queued: false,
             wake: WakeState::new(),
             wake_buf: NonNull::from(Box::leak(Box::new(0u64))),
             closing: false,
@@ -201,19 +208,47 @@ impl Driver {
         self.stats
     }
 
-    /// Starts an operation on this ring, from its owning thread. An op that
-    /// usually completes inline ([`OpData::completes_inline`]) goes to the
-    /// kernel at once and is reaped before this returns
-    /// (`submit_and_reap_now`); others are queued for the next `poll` or
+    /// Starts an operation on this ring, from its owning thread. An op
+    /// that may be tried first ([`OpData::tries_first`]: a send) is one
+    /// non-blocking system call, and only goes to the ring if that says
+    /// `EAGAIN`. An op that usually completes inline
+    /// ([`OpData::completes_inline`]) goes to the kernel at once and is
+    /// reaped before this returns (`submit_and_reap_now`) when no other
+    /// task waits on this worker; others are queued for the next `poll` or
     /// `park`. After shutdown the op completes at once with `ECANCELED`.
-    pub(crate) fn submit<T: OpData>(&mut self, data: T) -> Op<T> {
+    pub(crate) fn submit<T: OpData>(&mut self, mut data: T) -> Op<T> {
         // Commands first: a cancel queued by a future dropped before this
         // submission must reach the kernel before it. Otherwise a write
         // submitted after a read was dropped could feed the dropped read
         // (its cancel still queued), and the bytes would be lost.
         self.drain_commands();
-        let inline =
-            data.completes_inline() && !crate::scheduler::multi_thread::worker_has_queued_tasks();
+        let mut inline = data.completes_inline();
+        // The try goes past the ring, so not while a cancel waits in it
+        // for the kernel: that of an earlier send on the same socket,
+        // whose future was dropped, must take effect before these bytes go
+        // out, or the dropped send's bytes could follow them. (Other SQEs
+        // in the ring do not matter: a task's own earlier send on this
+        // socket has completed, or it would not be sending again.)
+        if data.tries_first() && !self.closing && !self.cancel_waits_for_kernel() {
+            let res = data.perform();
+            if res != -libc::EAGAIN {
+                self.stats.finished_first += 1;
+                // Ops that earlier polls queued go to the kernel now, as
+                // the inline path would have sent them: the task may go
+                // on to hold this worker for long (a CPU loop), and a
+                // rescuer reaps completions but never submits for it
+                // (`scheduler/multi_thread/rescue.md`).
+                if !(self.sq_is_empty() && self.backlog.is_empty()) {
+                    self.drain_backlog();
+                    self.flush_sq();
+                }
+                return Op::Done(Some((data, res)));
+            }
+            // No room: the ring's send waits for it; entering now would
+            // finish nothing.
+            inline = false;
+        }
+        let inline = inline && !crate::scheduler::multi_thread::worker_has_queued_tasks();
         let (op, kernel_ref, sqe) = UringOp::new(data, self.handle.clone());
         self.submit_ref(kernel_ref, sqe);
         if inline {
@@ -407,7 +442,17 @@ impl Driver {
             .user_data(op.into_user_data() | CANCEL_TAG);
         self.internal_in_flight += 1;
         self.stats.cancels += 1;
+        self.cancel_queued = true;
         self.push_sqe(sqe);
+    }
+
+    /// Whether a cancel pushed since the ring was last empty may still sit
+    /// in the SQ or the backlog, unseen by the kernel.
+    fn cancel_waits_for_kernel(&mut self) -> bool {
+        if self.cancel_queued && self.backlog.is_empty() && self.sq_is_empty() {
+            self.cancel_queued = false;
+        }
+        self.cancel_queued
     }
 
     fn complete_unsubmitted(&mut self, op: OpRef) {

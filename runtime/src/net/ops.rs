@@ -215,6 +215,10 @@ where
     fn completes_inline(&self) -> bool {
         true
     }
+
+    fn tries_first(&self) -> bool {
+        true
+    }
 }
 
 /// What `sendmsg(2)` / `recvmsg(2)` read and write besides the data: the
@@ -325,6 +329,10 @@ where
     }
 
     fn completes_inline(&self) -> bool {
+        true
+    }
+
+    fn tries_first(&self) -> bool {
         true
     }
 }
