@@ -101,9 +101,9 @@ pub(crate) struct Driver {
     internal_in_flight: usize,
     /// Whether a cancel-all is in flight.
     cancel_all_in_flight: bool,
-    /// A per-op cancel was queued and the SQ and backlog have not been
-    /// seen empty since (`cancel_waits_for_kernel`).
-    cancel_queued: bool,
+    /// An op or a per-op cancel was queued and the SQ and backlog have not
+    /// been seen empty since (`has_unsubmitted`).
+    unsubmitted: bool,
     /// Whether the eventfd read is armed, whether one completed since the
     /// last `park` returned, whether a peer is reaping for a stuck owner.
     wake: WakeState,
@@ -179,7 +179,7 @@ impl Driver {
             ops_in_flight: 0,
             internal_in_flight: 0,
             cancel_all_in_flight: false,
-            cancel_queued: false,
+            unsubmitted: false,
             wake: WakeState::new(),
             wake_buf: NonNull::from(Box::leak(Box::new(0u64))),
             closing: false,
@@ -223,25 +223,23 @@ impl Driver {
         // (its cancel still queued), and the bytes would be lost.
         self.drain_commands();
         let mut inline = data.completes_inline();
-        // The try goes past the ring, so not while a cancel waits in it
-        // for the kernel: that of an earlier send on the same socket,
-        // whose future was dropped, must take effect before these bytes go
-        // out, or the dropped send's bytes could follow them. (Other SQEs
-        // in the ring do not matter: a task's own earlier send on this
-        // socket has completed, or it would not be sending again.)
-        if data.tries_first() && !self.closing && !self.cancel_waits_for_kernel() {
+        // Only while no op or cancel waits in the ring for the kernel:
+        // * a busy tick (other tasks' ops queued) batches this send with
+        //   theirs into one enter; trying it alone would add a system call
+        //   per send where the batch shares one (tcp_echo, 64
+        //   connections: 26 ms with the batch, 31-34 ms with a try for
+        //   every send; benches/RESULTS.md);
+        // * the try goes past the ring, and a queued cancel of an earlier
+        //   send on this socket, whose future was dropped, must act before
+        //   these bytes go out, or the dropped send's bytes could follow;
+        // * a queued op (a receive this task started) must not wait
+        //   behind a task that goes on to hold the worker: the inline
+        //   path below flushes it, and a rescuer never submits for a
+        //   stuck owner (`scheduler/multi_thread/rescue.md`).
+        if data.tries_first() && !self.closing && !self.has_unsubmitted() {
             let res = data.perform();
             if res != -libc::EAGAIN {
                 self.stats.finished_first += 1;
-                // Ops that earlier polls queued go to the kernel now, as
-                // the inline path would have sent them: the task may go
-                // on to hold this worker for long (a CPU loop), and a
-                // rescuer reaps completions but never submits for it
-                // (`scheduler/multi_thread/rescue.md`).
-                if !(self.sq_is_empty() && self.backlog.is_empty()) {
-                    self.drain_backlog();
-                    self.flush_sq();
-                }
                 return Op::Done(Some((data, res)));
             }
             // No room: the ring's send waits for it; entering now would
@@ -423,6 +421,7 @@ impl Driver {
             return;
         }
         let sqe = sqe.user_data(op.into_user_data());
+        self.unsubmitted = true;
         self.ops_in_flight += 1;
         self.stats.submitted += 1;
         self.push_sqe(sqe);
@@ -442,17 +441,18 @@ impl Driver {
             .user_data(op.into_user_data() | CANCEL_TAG);
         self.internal_in_flight += 1;
         self.stats.cancels += 1;
-        self.cancel_queued = true;
+        self.unsubmitted = true;
         self.push_sqe(sqe);
     }
 
-    /// Whether a cancel pushed since the ring was last empty may still sit
-    /// in the SQ or the backlog, unseen by the kernel.
-    fn cancel_waits_for_kernel(&mut self) -> bool {
-        if self.cancel_queued && self.backlog.is_empty() && self.sq_is_empty() {
-            self.cancel_queued = false;
+    /// Whether an op or a per-op cancel pushed since the ring was last seen
+    /// empty may still sit in the SQ or the backlog, unseen by the kernel.
+    /// (The eventfd read's re-arm and shutdown's cancel-all do not count.)
+    fn has_unsubmitted(&mut self) -> bool {
+        if self.unsubmitted && self.backlog.is_empty() && self.sq_is_empty() {
+            self.unsubmitted = false;
         }
-        self.cancel_queued
+        self.unsubmitted
     }
 
     fn complete_unsubmitted(&mut self, op: OpRef) {
