@@ -272,7 +272,11 @@ impl RingPark {
         // on every park, and back off (10 ms doubling to 1 s) so a broken
         // ring neither floods stderr nor spins; a wait that works again
         // resets both.
-        match self.ring.driver.lock().park(timeout) {
+        // The lock is released before the back-off below (a `match` on
+        // the call itself would hold it through the sleep, keeping a
+        // rescuer and this thread's own submissions out of the ring).
+        let parked = self.ring.driver.lock().park(timeout);
+        match parked {
             Ok(()) => self.failures.set(0),
             Err(err) => {
                 let failures = self.failures.get();
