@@ -21,6 +21,11 @@ fn main() -> std::io::Result<()> {
         // cancel: a task that would wait forever is cancelled.
         let stuck = runtime::spawn(std::future::pending::<()>());
         stuck.cancel();
+        // A worker may be polling it right now (it was just spawned): it
+        // reads `Running` until that poll returns, then `Cancelled`.
+        while stuck.state() == TaskState::Running {
+            runtime::task::yield_now().await;
+        }
         println!("cancel: state is now {:?}", stuck.state());
         let err = stuck.await.unwrap_err();
         println!("cancel: awaiting it gives \"{err}\"");
