@@ -151,6 +151,9 @@ pub(crate) trait OpData: Send + 'static {
     /// no wake and no re-poll, even while other tasks are queued (where
     /// [`completes_inline`](OpData::completes_inline) would wait for the
     /// tick's batch). tokio's streams pay the same one call per send.
+    /// The owner tries only while nothing it queued for the kernel waits
+    /// in its ring (`Driver::submit` says why: batching, cancel order, a
+    /// queued op left behind a hog); otherwise the op joins the batch.
     /// Not for receives: a receive usually finds nothing yet, and the
     /// failed try would be a system call spent for nothing.
     fn tries_first(&self) -> bool {
