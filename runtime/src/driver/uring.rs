@@ -76,9 +76,6 @@ pub(crate) struct DriverStats {
     pub(crate) cq_overflow_flushes: u64,
     /// Completions of the eventfd read (cross-thread wake-ups seen).
     pub(crate) wakeups: u64,
-    /// Ops finished by their first try, without the ring
-    /// ([`OpData::tries_first`]); not counted in `submitted`.
-    pub(crate) finished_first: u64,
 }
 
 /// One io_uring ring and everything in flight on it.
@@ -239,7 +236,6 @@ impl Driver {
         if data.tries_first() && !self.closing && !self.has_unsubmitted() {
             let res = data.perform();
             if res != -libc::EAGAIN {
-                self.stats.finished_first += 1;
                 return Op::Done(Some((data, res)));
             }
             // No room: the ring's send waits for it; entering now would
